@@ -8,6 +8,7 @@ otherwise ``tf.keras`` is Keras 3 and ``hub.KerasLayer`` cannot be added to a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import warnings
@@ -20,8 +21,29 @@ def _quiet_environment() -> None:
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     # 3 hides INFO, WARNING and ERROR lines of TensorFlow's C++ logger.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("CUDA_VISIBLE_DEVICES", "-1")
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send file descriptor 2 to /dev/null while TensorFlow's native libraries load.
+
+    TensorFlow 2.21 prints absl log lines (CUDA and oneDNN notices) from C++
+    before ``TF_CPP_MIN_LOG_LEVEL`` is read, so only the file descriptor can
+    keep them off the terminal and the pages. Python exceptions still propagate.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def load_tensorflow() -> SimpleNamespace:
@@ -30,7 +52,7 @@ def load_tensorflow() -> SimpleNamespace:
     if _RUNTIME is not None:
         return _RUNTIME
     _quiet_environment()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _native_stderr_silenced():
         warnings.simplefilter("ignore")
         import tensorflow as tf
         import tf_keras as keras
