@@ -12,6 +12,8 @@ MODEL ?= efficientnet_lite0
 export EDITION_MODEL := $(MODEL)
 export EDITION_CACHE_DIR ?= $(CURDIR)/.cache
 export EDITION_BUILD_DIR := $(CURDIR)/_build
+# Tests convert the embedded model into the same cache the book uses, so it is done once.
+export EDITION_TEST_CACHE_DIR ?= $(EDITION_CACHE_DIR)
 export PYTHONHASHSEED := 0
 export TF_CPP_MIN_LOG_LEVEL := 3
 

@@ -74,7 +74,7 @@ def png_chunk(chunk_type: bytes, data: bytes) -> bytes:
 def png_header_only(width: int, height: int) -> bytes:
     """Return a complete, tiny PNG file whose IHDR claims width x height RGB pixels.
 
-    Its IDAT holds one compressed row only, so the file costs nothing to build; a
+    Its IDAT contains one compressed row only, so the file costs nothing to build. A
     loader that trusted the header would allocate width * height * 3 bytes.
     """
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
@@ -234,7 +234,7 @@ def test_sixteen_bit_png_scaled(tmp_path):
     photo = load_photo(path)
 
     grey = np.asarray(photo)[0, :, 0]
-    # 1000 / 257 = 3.89; Image.convert("L") would clip 1000 and above to 255.
+    # 1000 / 257 = 3.89. Image.convert("L") would clip 1000 and above to 255.
     assert grey.tolist() == [0, 1, 4, 128, 255]
     assert np.all(np.asarray(photo)[..., 0] == np.asarray(photo)[..., 2])
 
@@ -325,8 +325,8 @@ def test_premultiplied_la_tiff(tmp_path):
     buffer = io.BytesIO()
     image.save(buffer, "TIFF")
     data = bytearray(buffer.getvalue())
-    # Pillow writes ExtraSamples (tag 338) = 2, unassociated alpha; 1 marks the
-    # colour values as premultiplied, which Pillow opens as mode "La".
+    # Pillow writes ExtraSamples (tag 338) = 2, unassociated alpha. The value 1 marks
+    # the colour values as premultiplied, and Pillow opens such a file as mode "La".
     entry = data.find(struct.pack("<HHI", 338, 3, 1) + struct.pack("<H", 2))
     assert entry > 0
     data[entry + 8] = 1
@@ -461,6 +461,14 @@ def test_permission_error_message(tmp_path, monkeypatch):
     monkeypatch.setattr(images.os, "open", deny)
 
     assert rejection(path).reason == PERMISSION
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need privileges on Windows")
+def test_symlink_to_itself(tmp_path):
+    path = tmp_path / "loop.jpg"
+    path.symlink_to(path)
+
+    assert rejection(path).reason.startswith("the file cannot be opened (")
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo")
@@ -766,7 +774,7 @@ def test_resize_whole_ignores_aspect_ratio():
 def test_center_crop_landscape_exact():
     values = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
 
-    # size 2 / fraction 0.5 = shorter side 4, the image's own height: no resampling.
+    # size 2 / fraction 0.5 = shorter side 4, the image's own height, so nothing is resampled.
     array = center_crop(Image.fromarray(values), 2, crop_fraction=0.5)
 
     np.testing.assert_array_equal(array, values[1:3, 2:4].astype(np.float32) / np.float32(255))
@@ -785,7 +793,7 @@ def test_center_crop_matches_reference_steps():
 
     array = center_crop(image, 224)
 
-    # Shorter side 224 / 0.875 = 256, so 300 x 200 becomes 384 x 256; the crop
+    # Shorter side 224 / 0.875 = 256, so 300 x 200 becomes 384 x 256. The crop
     # starts (384 - 224) / 2 = 80 from the left and (256 - 224) / 2 = 16 from the top.
     expected = image.resize((384, 256), Image.BICUBIC).crop((80, 16, 304, 240))
     np.testing.assert_array_equal(array, np.asarray(expected, dtype=np.float32) / np.float32(255))

@@ -134,7 +134,8 @@ def check_loader(path: Path, data: bytes) -> None:
     assert isinstance(photo, Image.Image)
     assert photo.mode == "RGB"
     width, height = photo.size
-    assert width >= 1 and height >= 1
+    assert width >= 1
+    assert height >= 1
     assert width * height <= FUZZ_MAX_PIXELS
     photo.tobytes()  # every pixel is readable
 

@@ -153,7 +153,7 @@ def test_os_system_rejected_in_header(tmp_path):
 
 
 @pytest.mark.parametrize("module, name", [("torch", "load"), ("torch.nn", "Module"), ("collections", "defaultdict")])
-def test_unlisted_torch_and_collections_globals_rejected(tmp_path, module, name):
+def test_other_globals_rejected(tmp_path, module, name):
     weights = tmp_path / "other.pth"
     weights.write_bytes(_legacy_header() + b"\x80\x02c" + f"{module}\n{name}\n".encode() + b")R.")
 

@@ -1,9 +1,9 @@
 """``make pdf``: build the PDF edition through Sphinx's LaTeX builder and XeLaTeX.
 
-The PDF is built from the same executed pages as the HTML site: the model,
+The PDF is built from the same executed pages as the HTML site. The model,
 data and settings of this checkout give the same build fingerprint as
 ``make book``, so MyST-NB reads every page from that fingerprint's execution
-cache and runs nothing again (a page missing from the cache is executed).
+cache. Only a page missing from the cache is executed again.
 When ``_build/html/provenance.json`` comes from the same fingerprint, the PDF
 takes over its build date, so both formats cite the same build.
 

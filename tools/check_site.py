@@ -66,7 +66,7 @@ class CheckSetupError(Exception):
 
 @dataclass
 class PageResult:
-    """What the browser saw on one page."""
+    """Observations of the browser on one page, with the failures found there."""
 
     page: str
     url: str
@@ -129,6 +129,7 @@ def start_browser(user_data_dir: Path):
         raise CheckSetupError(f"chromium was not found; {INSTALL_HINT}.")
     if chromedriver is None:
         raise CheckSetupError(f"chromedriver was not found; {INSTALL_HINT}.")
+
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in (
@@ -151,11 +152,13 @@ def start_browser(user_data_dir: Path):
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+
     service = Service(executable_path=chromedriver)
     try:
         driver = webdriver.Chrome(service=service, options=options)
     except Exception as error:  # Selenium raises several unrelated types for a failed start.
-        raise CheckSetupError(f"chromium did not start through {chromedriver}: {str(error).splitlines()[0]}") from None
+        raise CheckSetupError(f"chromium failed to start through {chromedriver}: {str(error).splitlines()[0]}") from None
+
     driver.set_page_load_timeout(PAGE_LOAD_TIMEOUT_SECONDS)
     driver.execute_cdp_cmd("Network.enable", {})
     # Always fetch from the server, so that every page's requests are seen.
@@ -334,7 +337,7 @@ class SiteChecker:
         return result
 
     def check_file_page(self, page: str, url: str) -> PageResult:
-        """Open a page from file:// and check that it styles itself and asks for nothing outside."""
+        """Open a page from file:// and check that its style sheets apply and it requests only local files."""
         result = PageResult(page=f"file://{page}", url=url)
         events = self._open(url, result)
         if result.failures:

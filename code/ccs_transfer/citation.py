@@ -168,7 +168,7 @@ def validation_errors(metadata: Mapping[str, Any]) -> list[str]:
 
 
 def load_citation_metadata(path: Path | str | None = None, *, validate: bool = True) -> dict[str, Any]:
-    """Read ``CITATION.cff`` (by default the repository's) and, unless told not to, validate it."""
+    """Read ``CITATION.cff`` (by default the repository's) and validate it unless ``validate`` is false."""
     path = Path(path) if path is not None else CITATION_FILE
     try:
         text = path.read_text(encoding="utf-8")
@@ -246,7 +246,7 @@ def citation_key(authors: tuple[Person, ...], year: int | None, title: str) -> s
 def edition_work(metadata: Mapping[str, Any], build_date: datetime.date | str | None = None) -> Work:
     """Describe the edition itself from the top level of ``CITATION.cff``.
 
-    ``build_date`` is the date the cited copy was built; it goes into a note,
+    ``build_date`` is the date the cited copy was built. It goes into a note
     because two builds of one version may differ in their executed outputs.
     """
     released = _parse_date(metadata.get("date-released"), "date-released")

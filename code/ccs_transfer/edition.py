@@ -16,9 +16,11 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from .datasets import FlowerCollection, Photo, load_flower_collection, split_train_validation
 from .features import batched_model_outputs
+from .images import resize_whole
 from .labels import LabelVocabulary, load_vocabulary
 from .model_sources import ResolvedModel, resolve_handle
 from .registry import ModelSpec, get_model_spec
@@ -29,6 +31,11 @@ from .training import TrainingResult, fit_head_on_features, head_cache_key, load
 logger = logging.getLogger(__name__)
 
 VALIDATION_FRACTION = 0.2
+# The tutorial resizes the Grace Hopper photo with PIL's ``Image.resize`` and no
+# filter argument, which means bicubic; the flower photos go through
+# ``image_dataset_from_directory``, which resizes bilinearly.
+CLASSIFIER_RESAMPLE = Image.BICUBIC
+FLOWER_RESAMPLE = Image.BILINEAR
 
 
 @dataclass
@@ -77,6 +84,10 @@ class Edition:
         keras = load_tensorflow().keras
         return keras.Sequential([self.keras_layer("feature_vector", trainable=False)])
 
+    def classifier_input(self, photo: Image.Image) -> np.ndarray:
+        """Return a batch of one: ``photo`` resized whole, bicubic, as the tutorial's classifier step does."""
+        return resize_whole(photo, self.spec.input_size, resample=CLASSIFIER_RESAMPLE)[np.newaxis, ...]
+
     def classifier_logits(self, batch: np.ndarray) -> np.ndarray:
         """Return the ImageNet classifier's logits for a float batch in [0, 1]."""
         logits = self._classifier_model(batch, training=False).numpy()
@@ -95,7 +106,8 @@ class Edition:
             self.feature_vectors, photos,
             input_size=self.spec.input_size, batch_size=self.settings.batch_size,
             cache_folder=self.settings.cache_dir / "vectors", cache_key=self._cache_key("feature_vector", self.feature_vector),
-            description="feature vectors", progress=progress,
+            description="feature vectors", progress=progress, resample=FLOWER_RESAMPLE,
+            max_pixels=self.settings.max_image_pixels,
         )
 
     def flower_imagenet_logits(self, photos: list[Photo], progress: bool = True) -> np.ndarray:
@@ -104,7 +116,8 @@ class Edition:
             self.classifier_logits, photos,
             input_size=self.spec.input_size, batch_size=self.settings.batch_size,
             cache_folder=self.settings.cache_dir / "vectors", cache_key=self._cache_key("classification", self.classifier),
-            description="ImageNet logits", progress=progress,
+            description="ImageNet logits", progress=progress, resample=FLOWER_RESAMPLE,
+            max_pixels=self.settings.max_image_pixels,
         )
 
     def head_cache_path(self) -> Path:

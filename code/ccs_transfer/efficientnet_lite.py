@@ -1,12 +1,12 @@
 """EfficientNet-Lite in tf-keras, with weights ported from PyTorch state dicts.
 
 The architecture is EfficientNet-B0's stage table with the Lite changes of the
-TensorFlow reference implementation (tensorflow/tpu, models/official/efficientnet/lite):
-ReLU6 in place of swish, no squeeze-and-excitation, and a stem (32 channels) and
-head (1280 channels) that the width multiplier does not scale, nor does the depth
-multiplier scale the repeats of the first and last stage. Convolutions use
-TensorFlow ``same`` padding, which puts the extra row and column of a strided
-convolution at the bottom and right, and batch normalisation uses epsilon 1e-3.
+TensorFlow reference implementation (tensorflow/tpu, models/official/efficientnet/lite).
+Lite uses ReLU6 in place of swish and has no squeeze-and-excitation. The width
+multiplier does not scale the stem (32 channels) or the head (1280 channels), and
+the depth multiplier does not scale the repeats of the first and last stage.
+Convolutions use TensorFlow ``same`` padding, which puts the extra row and column
+of a strided convolution at the bottom and right. Batch normalisation uses epsilon 1e-3.
 
 Every Keras layer with weights is named after the prefix of its PyTorch keys
 (``_blocks.3._expand_conv`` -> ``blocks_3_expand_conv``), so :func:`expected_weight_shapes`
@@ -30,7 +30,7 @@ STEM_FILTERS = 32
 HEAD_FILTERS = 1280
 NUM_CLASSES = 1000
 BATCH_NORM_EPSILON = 1e-3
-# Keras momentum of the moving averages; PyTorch stores the same value as momentum=0.01.
+# Keras momentum of the moving averages. PyTorch writes the same setting as momentum=0.01.
 BATCH_NORM_MOMENTUM = 0.99
 DROP_CONNECT_RATE = 0.2
 WIDTH_DIVISOR = 8
@@ -179,8 +179,10 @@ def expected_weight_shapes(variant: LiteVariant) -> dict[str, tuple[int, ...]]:
 
 
 def _preview(names: list[str], limit: int = 3) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    listed = ", ".join(names[:limit])
+    if len(names) > limit:
+        listed += f" and {len(names) - limit} more"
+    return listed
 
 
 def check_state_dict(state_dict: Mapping[str, np.ndarray], variant: LiteVariant, source: str) -> None:

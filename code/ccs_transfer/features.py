@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+from PIL import Image
 from tqdm.auto import tqdm
 
 from .datasets import Photo
@@ -28,6 +29,8 @@ def batched_model_outputs(
     cache_key: str,
     description: str,
     progress: bool = True,
+    resample: int = Image.BILINEAR,
+    max_pixels: int | None = None,
 ) -> np.ndarray:
     """Return one output row per photo, in order, computing only the rows missing from the cache.
 
@@ -42,7 +45,7 @@ def batched_model_outputs(
     with tqdm(total=len(missing), desc=description, unit="photo", disable=not progress or not missing) as bar:
         for start in range(0, len(missing), batch_size):
             chunk = missing[start:start + batch_size]
-            batch = np.stack([resize_whole(load_photo(photo.path), input_size) for photo in chunk]).astype(np.float32)
+            batch = np.stack([resize_whole(load_photo(photo.path, max_pixels=max_pixels), input_size, resample=resample) for photo in chunk]).astype(np.float32)
             outputs = np.asarray(run_batch(batch), dtype=np.float32)
             for photo, row in zip(chunk, outputs):
                 computed[photo.sha256] = row

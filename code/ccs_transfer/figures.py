@@ -23,6 +23,7 @@ from .labels import Prediction  # noqa: E402
 # Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 FIGURE_DPI = 110
+PNG_ALT_KEY = "Alt"
 
 
 class Figure:
@@ -32,11 +33,17 @@ class Figure:
         if not alt.strip():
             raise ValueError("A figure needs non-empty alt text.")
         buffer = io.BytesIO()
-        # Empty metadata keeps the PNG bytes identical across builds.
-        figure.savefig(buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight", metadata={"Software": None})
+        self.alt = " ".join(alt.split())
+        # No "Software" entry keeps the PNG bytes identical across matplotlib
+        # builds. The alt text travels inside the PNG as a text chunk, because
+        # MyST-NB copies only width and height from an output's metadata onto
+        # the <img>; ``sphinx_edition`` reads the chunk back.
+        figure.savefig(
+            buffer, format="png", dpi=FIGURE_DPI, bbox_inches="tight",
+            metadata={"Software": None, PNG_ALT_KEY: self.alt},
+        )
         plt.close(figure)
         self.png = buffer.getvalue()
-        self.alt = " ".join(alt.split())
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         data = {"image/png": base64.b64encode(self.png).decode("ascii"), "text/plain": f"<Figure: {self.alt}>"}

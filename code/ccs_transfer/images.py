@@ -38,6 +38,7 @@ DEFAULT_BACKGROUND: tuple[int, int, int] = (255, 255, 255)
 DEFAULT_MAX_PIXELS: int = Settings.max_image_pixels
 
 # Pillow format ids that load_photo decodes. Pillow's JPEG plugin also opens MPO files.
+# Limitation: libtiff prints its own warnings about damaged TIFF files to stderr, and load_photo does not suppress them.
 DECODED_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF")
 
 # Suffixes that iter_image_files picks up in folders, compared in lower case.

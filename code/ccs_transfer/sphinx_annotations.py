@@ -45,6 +45,7 @@ from docutils.parsers.rst import directives
 from sphinx import addnodes
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
+from sphinx.util.fileutil import copy_asset_file
 from sphinx.util.nodes import make_refnode
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,8 @@ ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 # Labels of the thread digest's post sections start with this prefix; the
 # warnings for a wrong :answers: value list the ones the book defines.
 POST_LABEL_PREFIX = "post-"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-STYLESHEET = "sphinx_annotations.css"
+# The stylesheet ships with the package data and is copied into _static after an HTML build.
+STYLESHEET = Path(__file__).resolve().parent / "data" / "sphinx_annotations.css"
 
 
 @dataclass(frozen=True)
@@ -491,12 +492,15 @@ def fill_annotation_lists(app, doctree: nodes.document, fromdocname: str) -> Non
         else:
             records = select_annotations(app.env, answers, annotation_type)
             replacement = [_bullet_list(app, fromdocname, records, not annotation_type, "No annotation yet.")]
+            if placeholder["grouped"]:
+                replacement.insert(0, nodes.paragraph(text=ANNOTATION_TYPES[annotation_type][1]))
         placeholder.replace_self(replacement)
 
 
-def add_static_path(app) -> None:
-    if app.builder.format == "html":
-        app.config.html_static_path.append(str(STATIC_DIR))
+def copy_stylesheet(app, exception) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    copy_asset_file(str(STYLESHEET), str(Path(app.outdir) / "_static"))
 
 
 def setup(app):
@@ -509,7 +513,6 @@ def setup(app):
     app.connect("env-get-updated", documents_to_rewrite)
     app.connect("env-check-consistency", check_annotations)
     app.connect("doctree-resolved", fill_annotation_lists)
-    app.connect("builder-inited", add_static_path)
-    # Limitation: the stylesheet ships in ccs_transfer/static, which pyproject's package-data does not list yet, so only editable installs have it.
-    app.add_css_file(STYLESHEET)
+    app.connect("build-finished", copy_stylesheet)
+    app.add_css_file(STYLESHEET.name)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1", "env_version": 1}

@@ -9,8 +9,8 @@ Directives (MyST syntax shown):
 - ``{cite-figure} LABEL`` renders a "Cite this figure" line: the figure's
   number and anchor, the edition version and build date, and the hashes of
   the model weights and the data behind the figure. The hashes come from the
-  provenance record that the executed page wrote (see ``provenance.py``); a
-  page without a record says "not recorded in this build".
+  provenance record that the executed page wrote (see ``provenance.py``). For
+  a page without a record, the line reads "not recorded in this build".
 
 Every HTML page also shows the edition's title and version in the article
 header and a version line in the footer, and loads no script or style sheet
@@ -69,7 +69,7 @@ _NON_FETCHING_RELATIONS = {"canonical", "alternate", "author", "license", "cite-
 
 @dataclass(frozen=True)
 class EditionFacts:
-    """What the apparatus prints about the edition: its citation data, version and build date."""
+    """Facts the apparatus prints about the edition: its citation data, version and build date."""
 
     edition: Work
     references: tuple[Work, ...]
@@ -241,10 +241,10 @@ def _provenance_records(app) -> list[dict[str, Any]]:
 
 
 def _record_for_page(records: list[dict[str, Any]], docname: str) -> dict[str, Any] | None:
-    basename = docname.rsplit("/", 1)[-1]
+    """Return the record whose ``page`` is ``docname`` or a trailing part of it ("tutorial/classifier")."""
     for record in records:
-        page = str(record.get("page", ""))
-        if page in (docname, basename) or page.replace("/", "__") == docname.replace("/", "__"):
+        page = str(record.get("page", "")).strip("/")
+        if page and (docname == page or docname.endswith("/" + page)):
             return record
     return None
 
@@ -306,14 +306,14 @@ def _check_figure_labels(app, doctree: nodes.document, docname: str) -> None:
         has_caption = any(isinstance(child, nodes.caption) for child in figure.children)
         if not figure.get("names"):
             logger.warning(
-                "figure has no label, so it has no stable anchor; give it a name (MyST `:name: fig-...`).",
+                "figure has no label, so it has no stable anchor. Give it a name (MyST `:name: fig-...`).",
                 location=figure,
                 type="apparatus",
                 subtype="figure",
             )
         elif not has_caption:
             logger.warning(
-                f"figure {figure['names'][0]!r} has no caption, so it gets no number and no permalink; add a caption.",
+                f"figure {figure['names'][0]!r} has no caption, so it gets no number and no permalink. Add a caption.",
                 location=figure,
                 type="apparatus",
                 subtype="figure",
@@ -401,7 +401,7 @@ def _drop_external_assets(app, pagename: str, templatename: str, context: dict, 
         assets = context.get(key)
         if not assets:
             continue
-        kept = []
+        retained = []
         for asset in assets:
             if drop_thebe and _is_thebe_asset(asset):
                 continue
@@ -416,8 +416,8 @@ def _drop_external_assets(app, pagename: str, templatename: str, context: dict, 
                     subtype="offline",
                 )
                 continue
-            kept.append(asset)
-        assets[:] = kept
+            retained.append(asset)
+        assets[:] = retained
 
 
 def _copy_style_sheet(app, exception) -> None:

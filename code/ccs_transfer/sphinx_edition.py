@@ -3,6 +3,9 @@
 - The execution cache of MyST-NB is kept per build fingerprint (model, data,
   seed, epochs and package code), so ``make book MODEL=...`` never serves
   outputs cached for another model, and switching back reuses them.
+- Figures drawn by ``ccs_transfer.figures`` carry their alt text in a PNG
+  text chunk; it is copied onto the ``<img>`` of every image node that has no
+  alt text of its own.
 - When the build succeeds, the page provenance records of this fingerprint are
   merged into ``provenance.json`` at the root of the HTML output.
 """
@@ -22,6 +25,32 @@ def _use_fingerprint_cache(app, config) -> None:
     config.nb_execution_cache_path = str(settings.build_dir / ".jupyter_cache" / build_fingerprint())
 
 
+def _png_alt_text(path: Path) -> str | None:
+    from PIL import Image
+
+    from .figures import PNG_ALT_KEY
+
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "text", {}).get(PNG_ALT_KEY)
+    except (OSError, ValueError):
+        return None
+
+
+def _apply_figure_alt_text(app, doctree, docname) -> None:
+    from docutils import nodes
+
+    for image in doctree.findall(nodes.image):
+        uri = image.get("uri", "")
+        if image.get("alt") or not uri.lower().endswith(".png"):
+            continue
+        candidates = [Path(uri), Path(app.srcdir) / uri, Path(app.srcdir) / Path(docname).parent / uri]
+        path = next((candidate for candidate in candidates if candidate.is_file()), None)
+        alt = _png_alt_text(path) if path else None
+        if alt:
+            image["alt"] = alt
+
+
 def _write_provenance(app, exception) -> None:
     if exception is not None or app.builder.format != "html":
         return
@@ -35,5 +64,6 @@ def _write_provenance(app, exception) -> None:
 
 def setup(app):
     app.connect("config-inited", _use_fingerprint_cache, priority=100)
+    app.connect("doctree-resolved", _apply_figure_alt_text)
     app.connect("build-finished", _write_provenance)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -10,7 +10,7 @@ The legacy file is a chain of records written one after the other:
    element_count, view_metadata)``,
 5. a pickle of the list of storage keys, in the order their data follows,
 6. for each key, an 8-byte little-endian element count followed by the raw
-   elements.
+   little-endian elements.
 
 Unpickling runs code named by the file, so every pickle here goes through
 :class:`RestrictedUnpickler`, whose ``find_class`` returns local stand-ins for
@@ -37,7 +37,7 @@ LEGACY_MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 LEGACY_PROTOCOL_VERSION = 1001
 _ZIP_SIGNATURE = b"PK\x03\x04"
 
-# Storage class name -> numpy element type. The byte order is set per file from sys_info.
+# Storage class name -> numpy element type. PyTorch writes storage bytes little-endian on every platform.
 _STORAGE_DTYPES: dict[str, str] = {
     "DoubleStorage": "f8",
     "FloatStorage": "f4",
@@ -160,11 +160,14 @@ class RestrictedUnpickler(pickle.Unpickler):
             self.storages[root.key] = root
         if view_metadata is None:
             return root
+        # Limitation: storage views (written by torch.save before 0.4) are decoded but no such file was tested.
         _view_key, offset, view_size = view_metadata
         return _StorageView(root, int(offset), int(view_size))
 
 
-def _load_record(stream: BinaryIO, path: Path, what: str, allowed_globals: dict | None = None) -> tuple[Any, RestrictedUnpickler]:
+def _load_record(
+    stream: BinaryIO, path: Path, record_name: str, allowed_globals: dict | None = None
+) -> tuple[Any, RestrictedUnpickler]:
     unpickler = RestrictedUnpickler(stream, source=str(path), allowed_globals=allowed_globals)
     try:
         return unpickler.load(), unpickler
@@ -174,19 +177,20 @@ def _load_record(stream: BinaryIO, path: Path, what: str, allowed_globals: dict 
         # The C unpickler reports a cut-off pickle as UnpicklingError, so an exhausted stream is the test for truncation.
         if isinstance(error, EOFError) or not stream.read(1):
             raise TruncatedPickleError(
-                f"{path}: the file ends inside its {what}.",
+                f"{path}: the file ends inside its {record_name}.",
                 "download or reinstall the weights file; it is incomplete.",
             ) from None
         raise TorchPickleError(
-            f"{path}: the {what} is not a valid legacy PyTorch pickle ({error}).",
+            f"{path}: the {record_name} is not a valid legacy PyTorch pickle ({error}).",
             "reinstall the weights file, or re-save it with torch.save(..., _use_new_zipfile_serialization=False).",
         ) from None
 
 
-def _check_header(stream: BinaryIO, path: Path) -> str:
-    """Read the magic number, protocol version and sys_info; return the numpy byte-order character."""
+def _check_header(stream: BinaryIO, path: Path) -> None:
+    """Check the magic number, protocol version and sys_info record at the start of ``stream``."""
     start = stream.read(4)
     stream.seek(0)
+
     if start.startswith(_ZIP_SIGNATURE):
         raise NotLegacyPickleError(
             f"{path} is a zip-format PyTorch file (torch.save since 1.6), not the legacy pickle format.",
@@ -199,6 +203,7 @@ def _check_header(stream: BinaryIO, path: Path) -> str:
             f"{path} does not start with a pickle, so it is not a legacy PyTorch file.",
             "pass a .pth file written by torch.save before PyTorch 1.6.",
         )
+
     no_globals: dict = {}
     magic, _ = _load_record(stream, path, "magic number", no_globals)
     if magic != LEGACY_MAGIC_NUMBER:
@@ -212,23 +217,27 @@ def _check_header(stream: BinaryIO, path: Path) -> str:
             f"{path} has PyTorch protocol version {version!r}; only {LEGACY_PROTOCOL_VERSION} is supported.",
             "re-save it with a PyTorch release between 0.4 and 1.13 and _use_new_zipfile_serialization=False.",
         )
+
     sys_info, _ = _load_record(stream, path, "sys_info record", no_globals)
-    little_endian = sys_info.get("little_endian", True) if isinstance(sys_info, dict) else True
-    return "<" if little_endian else ">"
+    if not isinstance(sys_info, dict):
+        raise TorchPickleError(
+            f"{path}: the sys_info record is a {type(sys_info).__name__}, not a dict.",
+            "pass a .pth file written by torch.save before PyTorch 1.6.",
+        )
 
 
-def _read_exactly(stream: BinaryIO, count: int, path: Path, what: str) -> bytes:
+def _read_exactly(stream: BinaryIO, count: int, path: Path, part_name: str) -> bytes:
     data = stream.read(count)
     if len(data) != count:
         raise TruncatedPickleError(
-            f"{path}: the file ends inside {what} ({len(data)} of {count} bytes).",
+            f"{path}: the file ends inside {part_name} ({len(data)} of {count} bytes).",
             "download or reinstall the weights file; it is incomplete.",
         )
     return data
 
 
 def _read_storages(
-    stream: BinaryIO, path: Path, keys: list[str], storages: dict[str, _StorageReference], byte_order: str
+    stream: BinaryIO, path: Path, keys: list[str], storages: dict[str, _StorageReference]
 ) -> dict[str, np.ndarray]:
     arrays: dict[str, np.ndarray] = {}
     for key in keys:
@@ -238,11 +247,12 @@ def _read_storages(
                 f"{path}: the storage list names {key!r}, which no tensor uses.",
                 "reinstall the weights file; it is not a state dict written by torch.save.",
             )
-        (element_count,) = struct.unpack("<q", _read_exactly(stream, 8, path, f"the size of storage {key}"))
-        dtype = np.dtype(byte_order + reference.storage_type.dtype_code)
+        count_bytes = _read_exactly(stream, 8, path, f"the size of storage {key}")
+        (element_count,) = struct.unpack("<q", count_bytes)
+        dtype = np.dtype("<" + reference.storage_type.dtype_code)
         if element_count != reference.element_count:
             raise TorchPickleError(
-                f"{path}: storage {key} holds {element_count} elements, but the pickle recorded {reference.element_count}.",
+                f"{path}: storage {key} contains {element_count} elements, but the pickle recorded {reference.element_count}.",
                 "reinstall the weights file; it is damaged.",
             )
         data = _read_exactly(stream, element_count * dtype.itemsize, path, f"the data of storage {key}")
@@ -286,7 +296,7 @@ def _materialise(name: str, tensor: _PendingTensor, arrays: dict[str, np.ndarray
 def _collect_tensors(state: Any, path: Path) -> dict[str, _PendingTensor]:
     if not isinstance(state, dict):
         raise TorchPickleError(
-            f"{path} holds a {type(state).__name__}, not a state dict.",
+            f"{path} contains a {type(state).__name__}, not a state dict.",
             "save the weights with torch.save(model.state_dict(), path).",
         )
     tensors: dict[str, _PendingTensor] = {}
@@ -317,13 +327,13 @@ def load_legacy_state_dict(path: Path | str) -> dict[str, np.ndarray]:
         ) from None
 
     stream = io.BytesIO(data)
-    byte_order = _check_header(stream, path)
+    _check_header(stream, path)
     state, unpickler = _load_record(stream, path, "state dict pickle")
     tensors = _collect_tensors(state, path)
     keys, _ = _load_record(stream, path, "storage key list", {})
     if not isinstance(keys, list) or not all(isinstance(key, str) for key in keys):
         raise TorchPickleError(f"{path}: the storage key list is not a list of strings.", "reinstall the weights file.")
-    arrays = _read_storages(stream, path, keys, unpickler.storages, byte_order)
+    arrays = _read_storages(stream, path, keys, unpickler.storages)
     trailing = len(data) - stream.tell()
     if trailing:
         raise TorchPickleError(
