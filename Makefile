@@ -54,7 +54,7 @@ clean-cache:
 .PHONY: test-site pdf browser-packages tex-packages
 
 BROWSER_PACKAGES := chromium chromium-driver
-TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk fonts-freefont-otf tex-gyre
+TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended texlive-xetex latexmk xindy fonts-freefont-otf tex-gyre
 
 ## Check _build/html: static checks, then headless Chromium on 127.0.0.1 (screenshots in _build/screenshots).
 test-site: venv browser-packages
@@ -76,9 +76,9 @@ browser-packages:
 	fi
 
 tex-packages:
-	@if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null; then \
+	@if ! command -v xelatex >/dev/null || ! command -v latexmk >/dev/null || ! command -v xindy >/dev/null; then \
 	  if [ "$$(id -u)" -ne 0 ]; then \
-	    echo "error: xelatex or latexmk is missing. Fix: as root, run apt-get update && apt-get install -y --no-install-recommends $(TEX_PACKAGES)" >&2; exit 2; \
+	    echo "error: xelatex, latexmk or xindy is missing. Fix: as root, run apt-get update && apt-get install -y --no-install-recommends $(TEX_PACKAGES)" >&2; exit 2; \
 	  fi; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); \
 	fi

@@ -31,13 +31,15 @@ from pathlib import Path
 import yaml
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-REQUIRED_COMMANDS = ("latexmk", "xelatex")
+# Sphinx sorts the index with xindy when the engine is XeLaTeX.
+REQUIRED_COMMANDS = ("latexmk", "xelatex", "xindy")
 TEX_PACKAGES = (
     "texlive-latex-recommended",
     "texlive-latex-extra",
     "texlive-fonts-recommended",
     "texlive-xetex",
     "latexmk",
+    "xindy",
     "fonts-freefont-otf",
     "tex-gyre",
 )

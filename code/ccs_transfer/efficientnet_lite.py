@@ -239,6 +239,7 @@ def build_keras_model(variant: LiteVariant, output: Literal["logits", "features"
     def relu6(name: str) -> Any:
         return layers.ReLU(max_value=6.0, name=name)
 
+    # Limitation: the input size is fixed at the variant's training resolution, so other image sizes are rejected.
     images = keras.Input(shape=(size, size, 3), dtype="float32", name="images")
     # 255/128 and 127/128 are exact in float32, so this equals (255 * x - 127) / 128 bit for bit.
     x = layers.Rescaling(scale=255.0 / PIXEL_STD, offset=-PIXEL_MEAN / PIXEL_STD, name="rescale_to_weights_range")(images)

@@ -187,8 +187,14 @@ def _export_savedmodels(spec: EmbeddedVariant, weights_path: Path, destination: 
         classifier.get_layer("global_average_pooling").output,
         name=f"{spec.variant}_feature_vector",
     )
-    runtime.tf.saved_model.save(classifier, str(destination / "classification"))
-    runtime.tf.saved_model.save(features, str(destination / "feature_vector"))
+    for signature, model in (("classification", classifier), ("feature_vector", features)):
+        try:
+            runtime.tf.saved_model.save(model, str(destination / signature))
+        except runtime.tf.errors.OpError as error:
+            raise EmbeddedCacheError(
+                f"Saving the {spec.variant} {signature} SavedModel to {destination} failed: {error.message}",
+                "check that the cache folder (EDITION_CACHE_DIR) has free space and is writable.",
+            ) from None
 
 
 # Tests replace this to exercise the cache without a real export.
@@ -224,6 +230,8 @@ def _write_entry(spec: EmbeddedVariant, weights_path: Path, weights_sha256: str,
         record_path = partial / EXPORT_RECORD
         record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         _fsync_tree(partial)
+        # mkdtemp creates the folder as 0700, and the entry should be as readable as the files in it.
+        os.chmod(partial, 0o755)
         os.replace(partial, entry)
         logger.info("Exported %s SavedModels to %s in %.1f s.", spec.variant, entry, time.monotonic() - started)
     finally:
@@ -274,11 +282,15 @@ def ensure_embedded_savedmodels(variant: str, cache_dir: Path | None = None) -> 
     cache_dir = current_settings().cache_dir if cache_dir is None else Path(cache_dir)
     entry = entry_dir_for(variant, weights_sha256, cache_dir)
 
+    # A valid entry is returned without the lock, so a read-only cache works.
+    if entry.exists() and _damage_reason(entry, variant, weights_sha256) is None:
+        return _result(spec, weights_path, weights_sha256, entry, rebuilt=False)
+
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise EmbeddedCacheError(
-            f"Cannot create the SavedModel cache folder {entry.parent}: {error.strerror}.",
+            f"Cannot create the SavedModel cache folder {entry.parent}: {error.strerror or error}.",
             "set EDITION_CACHE_DIR to a writable folder.",
         ) from None
 
@@ -291,9 +303,9 @@ def ensure_embedded_savedmodels(variant: str, cache_dir: Path | None = None) -> 
             f"Timed out after {LOCK_TIMEOUT_SECONDS} s waiting for the lock {lock.lock_file} of another export.",
             "wait for the other build to finish, or delete the lock file if no build is running.",
         ) from None
-    except PermissionError as error:
+    except OSError as error:
         raise EmbeddedCacheError(
-            f"Cannot write the SavedModel cache entry {entry}: {error.strerror}.",
+            f"Cannot write the SavedModel cache entry {entry}: {error.strerror or error}.",
             "set EDITION_CACHE_DIR to a writable folder.",
         ) from None
 
@@ -304,7 +316,7 @@ def _ensure_locked(spec: EmbeddedVariant, weights_path: Path, weights_sha256: st
         reason = _damage_reason(entry, spec.variant, weights_sha256)
         if reason is None:
             return _result(spec, weights_path, weights_sha256, entry, rebuilt=False)
-        logger.warning("The SavedModel cache entry %s is damaged (%s); deleting and rebuilding it.", entry, reason)
+        logger.warning("The SavedModel cache entry %s is damaged (%s), so it is deleted and rebuilt.", entry, reason)
         _move_aside(entry)
         _remove_leftovers(entry)
     _write_entry(spec, weights_path, weights_sha256, entry)
@@ -312,6 +324,6 @@ def _ensure_locked(spec: EmbeddedVariant, weights_path: Path, weights_sha256: st
     if reason is not None:
         raise EmbeddedCacheError(
             f"The freshly exported SavedModel cache entry {entry} is invalid: {reason}.",
-            f"delete {entry} and run the build again; check the disk if it recurs.",
+            f"delete {entry} and run the build again.",
         )
     return _result(spec, weights_path, weights_sha256, entry, rebuilt=True)

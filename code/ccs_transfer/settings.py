@@ -99,6 +99,13 @@ class Settings:
         "efficientnet_lite0",
         _parse_model_id,
     )
+    registry: Path | None = _setting(
+        "EDITION_REGISTRY",
+        "Model registry file (YAML, the fields of the packaged models.yml) used instead of the "
+        "packaged one, for example to add a reader's own SavedModel. Unset, the packaged registry is used.",
+        None,
+        _parse_optional_path,
+    )
     cache_dir: Path = _setting(
         "EDITION_CACHE_DIR",
         "Folder for converted SavedModels, feature vectors and trained heads.",

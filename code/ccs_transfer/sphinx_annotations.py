@@ -9,7 +9,9 @@ Three directives, written in MyST with ``:::`` fences:
     ``:target:`` (the label of the cell, figure or section it discusses),
     ``:answers:`` (section labels of the thread posts it answers, separated
     by spaces or commas) and an optional ``:title:``. The note gets the HTML
-    id and the Sphinx label ``annotation-<id>``.
+    id and the Sphinx label ``annotation-<id>``. Its first paragraph, the
+    claim, is always shown; the paragraphs after it are folded into an HTML
+    ``<details>`` element so that several notes stay near their cells.
 
 ``annotation-list``
     The annotations that answer one post (``:answers: post-opening``) or
@@ -122,6 +124,45 @@ class Problem:
 
 class annotation_list_node(nodes.General, nodes.Element):
     """Placeholder that ``doctree-resolved`` replaces with a list of annotations."""
+
+
+class annotation_details(nodes.General, nodes.Element):
+    """The argument of an annotation after its first paragraph: an HTML ``<details>`` element."""
+
+
+class annotation_summary(nodes.General, nodes.TextElement):
+    """The always visible line that opens an :class:`annotation_details`."""
+
+
+DETAILS_SUMMARY = "Argument and sources"
+
+
+def visit_details_html(translator, node: annotation_details) -> None:
+    translator.body.append(translator.starttag(node, "details", CLASS="ccs-annotation-more"))
+
+
+def depart_details_html(translator, node: annotation_details) -> None:
+    translator.body.append("</details>\n")
+
+
+def visit_summary_html(translator, node: annotation_summary) -> None:
+    translator.body.append(translator.starttag(node, "summary", suffix=""))
+
+
+def depart_summary_html(translator, node: annotation_summary) -> None:
+    translator.body.append("</summary>\n")
+
+
+def visit_passthrough(translator, node: nodes.Element) -> None:
+    """Render the children of the node as if the node were not there (non-HTML builders)."""
+
+
+def depart_passthrough(translator, node: nodes.Element) -> None:
+    pass
+
+
+def skip_node(translator, node: nodes.Element) -> None:
+    raise nodes.SkipNode
 
 
 def _stored_list(env, name: str) -> list:
@@ -238,7 +279,17 @@ class AnnotationDirective(SphinxDirective):
         heading += nodes.inline(text=record.title, classes=["ccs-annotation-title"])
         note += heading
 
-        self.state.nested_parse(self.content, self.content_offset, note)
+        # The first paragraph (the claim) stays visible; the argument after it
+        # is folded so that a run of margin notes stays near its cells.
+        body = nodes.container()
+        self.state.nested_parse(self.content, self.content_offset, body)
+        claim, argument = body.children[:1], body.children[1:]
+        note += claim
+        if argument:
+            details = annotation_details()
+            details += annotation_summary(text=DETAILS_SUMMARY)
+            details += argument
+            note += details
 
         links = nodes.paragraph(classes=["ccs-annotation-links"])
         links += nodes.Text("On ")
@@ -427,12 +478,12 @@ def _document_order(env) -> dict[str, int]:
 
 def select_annotations(env, answers: str = "", annotation_type: str = "") -> list[AnnotationRecord]:
     """Return the annotations that answer every post in ``answers`` and have ``annotation_type``, in book order."""
-    wanted_posts = set(answers.split())
+    required_posts = set(answers.split())
     order = _document_order(env)
     selected = [
         record
         for record in annotation_records(env)
-        if wanted_posts <= set(record.answers) and (not annotation_type or record.type == annotation_type)
+        if required_posts <= set(record.answers) and (not annotation_type or record.type == annotation_type)
     ]
     return sorted(selected, key=lambda record: (order.get(record.docname, len(order)), record.lineno))
 
@@ -505,6 +556,24 @@ def copy_stylesheet(app, exception) -> None:
 
 def setup(app):
     app.add_node(annotation_list_node)
+    passthrough = (visit_passthrough, depart_passthrough)
+    skipped = (skip_node, None)
+    app.add_node(
+        annotation_details,
+        html=(visit_details_html, depart_details_html),
+        latex=passthrough,
+        text=passthrough,
+        man=passthrough,
+        texinfo=passthrough,
+    )
+    app.add_node(
+        annotation_summary,
+        html=(visit_summary_html, depart_summary_html),
+        latex=skipped,
+        text=skipped,
+        man=skipped,
+        texinfo=skipped,
+    )
     app.add_directive("annotation", AnnotationDirective)
     app.add_directive("annotation-list", AnnotationListDirective)
     app.add_directive("annotation-index", AnnotationIndexDirective)

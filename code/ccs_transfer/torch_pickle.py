@@ -214,7 +214,7 @@ def _check_header(stream: BinaryIO, path: Path) -> None:
     version, _ = _load_record(stream, path, "protocol version", no_globals)
     if version != LEGACY_PROTOCOL_VERSION:
         raise NotLegacyPickleError(
-            f"{path} has PyTorch protocol version {version!r}; only {LEGACY_PROTOCOL_VERSION} is supported.",
+            f"{path} has PyTorch protocol version {version!r}, but only {LEGACY_PROTOCOL_VERSION} is supported.",
             "re-save it with a PyTorch release between 0.4 and 1.13 and _use_new_zipfile_serialization=False.",
         )
 
