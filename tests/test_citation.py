@@ -311,3 +311,15 @@ def test_cli_rejects_bad_build_date(capsys):
 
 def test_repository_file_is_the_default():
     assert CITATION_FILE == REPOSITORY_ROOT / "CITATION.cff"
+
+
+def test_access_date_in_every_format(metadata):
+    dated = json.loads(json.dumps(metadata, default=str))
+    dated["references"][1]["date-accessed"] = "2026-11-30"
+    assert validation_errors(dated) == []
+    tutorial = reference_works(dated)[1]
+
+    assert "urldate = {2026-11-30}" in to_bibtex(tutorial)
+    assert "Y2  - 2026/11/30" in to_ris(tutorial)
+    assert json.loads(to_csl_json(tutorial))[0]["accessed"] == {"date-parts": [[2026, 11, 30]]}
+    assert to_text(tutorial).endswith("Accessed 2026-11-30.")

@@ -127,7 +127,10 @@ def test_required_page_and_file_url(fixture_site, tmp_path):
     results = check_site.run_checks(fixture_site, None, required=("book/about/cite.html",), pages=["clean.html"], file_pages=("index.html", "clean.html"))
 
     assert failures_of(results, "book/about/cite.html") == [f"required page book/about/cite.html is missing from {fixture_site.resolve()}"]
-    assert f"request to another host: {OUTSIDE_IMAGE}" in failures_of(results, "file://index.html")
+    file_failures = failures_of(results, "file://index.html")
+    assert f"request to another host: {OUTSIDE_IMAGE}" in file_failures
+    assert any("anchor link has no target id" in failure and failure.endswith("index.html#nowhere") for failure in file_failures), file_failures
+    assert any("image did not render" in failure and failure.endswith("/missing.png") for failure in file_failures), file_failures
     assert failures_of(results, "file://clean.html") == []
 
 

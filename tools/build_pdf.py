@@ -45,6 +45,9 @@ TEX_PACKAGES = (
 )
 
 
+# Limitation: cells tagged hide-input print in full in the PDF, since paper has no collapsed state.
+
+
 class PdfBuildError(Exception):
     """The PDF cannot be built; the message names the cause and the fix."""
 

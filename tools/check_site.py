@@ -9,8 +9,8 @@ For every page checked the browser must show that:
 - every ``a[href*="#"]`` pointing into the site names an element id that
   exists on its target page.
 
-It also opens the home page and the cite page from ``file://`` and checks
-that they load their style sheets and request nothing but local files.
+It also opens the home page and the cite page from ``file://`` and runs the
+same checks there, with file:// in place of the loopback server.
 Screenshots of every page go to ``--screenshots`` (default
 ``_build/screenshots``), with ``report.json`` listing every failure.
 
@@ -52,7 +52,7 @@ CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/
 CHROMEDRIVER_CANDIDATES = ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver")
 LOCAL_SCHEMES = {"data", "blob", "about"}
 WINDOW_SIZE = (1280, 900)
-# Full-page screenshots are cut at this height so a long page stays a readable file.
+# Limitation: screenshots stop at this height (CSS pixels), so the end of a longer page is not captured.
 MAX_SCREENSHOT_HEIGHT = 8000
 PAGE_LOAD_TIMEOUT_SECONDS = 30
 IMAGE_WAIT_MILLISECONDS = 10_000
@@ -290,6 +290,7 @@ class SiteChecker:
         return self._ids[page_url]
 
     def check(self, page: str, url: str) -> PageResult:
+        """Open ``url`` and run every check on it; ``page`` names it in the report and screenshot."""
         result = PageResult(page=page, url=url)
         started = time.monotonic()
         events = self._open(url, result)
@@ -303,6 +304,8 @@ class SiteChecker:
         if not result.title.strip():
             result.failures.append("page has an empty <title>")
         result.failures += [f"console error: {message}" for message in _console_errors(self.driver)]
+        if not self.driver.execute_script("return document.styleSheets.length;"):
+            result.failures.append("no style sheet was applied")
 
         images = self.driver.execute_async_script(_IMAGES_SCRIPT, IMAGE_WAIT_MILLISECONDS)
         result.images = len(images)
@@ -311,15 +314,23 @@ class SiteChecker:
                 result.failures.append(f"image did not render (naturalWidth 0): {image['src']}")
 
         if self.screenshots is not None:
-            target = self.screenshots / (page.replace("/", "__").removesuffix(".html") + ".png")
+            name = page.replace("file://", "file__").replace("/", "__").removesuffix(".html")
+            target = self.screenshots / f"{name}.png"
             _save_screenshot(self.driver, target)
             result.screenshot = str(target)
 
+        result.failures += self._anchor_failures(result)
+        result.seconds = round(time.monotonic() - started, 2)
+        return result
+
+    def _anchor_failures(self, result: PageResult) -> list[str]:
+        """Check every in-site ``#`` link of the open page against the ids of its target page."""
+        failures = []
         own_ids = set(self.driver.execute_script(_IDS_SCRIPT))
         current = _page_of(self.driver.current_url)
         self._ids[current] = own_ids
-        targets = self.driver.execute_script(_ANCHORS_SCRIPT)
-        in_site = [href for href in targets if (self.base_url is not None and href.startswith(self.base_url)) or href.startswith("file:")]
+        prefix = self.base_url if self.base_url is not None else "file:"
+        in_site = [href for href in self.driver.execute_script(_ANCHORS_SCRIPT) if href.startswith(prefix)]
         result.anchors = len(in_site)
         for href in sorted(set(in_site)):
             target_page, fragment = urldefrag(href)
@@ -328,32 +339,12 @@ class SiteChecker:
                 continue
             target_page = _page_of(target_page)
             if target_page != current and target_page.startswith("file:") and not Path(unquote(urlsplit(target_page).path)).is_file():
-                result.failures.append(f"link target page does not exist: {href}")
+                failures.append(f"link target page does not exist: {href}")
                 continue
             ids = own_ids if target_page == current else self._ids_of(target_page)
             if fragment not in ids:
-                result.failures.append(f"anchor link has no target id: {href}")
-        result.seconds = round(time.monotonic() - started, 2)
-        return result
-
-    def check_file_page(self, page: str, url: str) -> PageResult:
-        """Open a page from file:// and check that its style sheets apply and it requests only local files."""
-        result = PageResult(page=f"file://{page}", url=url)
-        events = self._open(url, result)
-        if result.failures:
-            return result
-        result.requests, network_failures, _, _ = _request_failures(events, None)
-        result.failures += network_failures
-        result.title = self.driver.title
-        result.failures += [f"console error: {message}" for message in _console_errors(self.driver)]
-        sheets = self.driver.execute_script("return document.styleSheets.length;")
-        if not sheets:
-            result.failures.append("no style sheet was applied")
-        if self.screenshots is not None:
-            target = self.screenshots / ("file__" + page.replace("/", "__").removesuffix(".html") + ".png")
-            _save_screenshot(self.driver, target)
-            result.screenshot = str(target)
-        return result
+                failures.append(f"anchor link has no target id: {href}")
+        return failures
 
 
 # ---------------------------------------------------------------------------
@@ -397,7 +388,7 @@ def run_checks(site: Path, screenshots: Path | None, required: tuple[str, ...], 
             file_checker = SiteChecker(driver, None, screenshots)
             for page in file_pages:
                 if (site / page).is_file():
-                    results.append(file_checker.check_file_page(page, (site / page).as_uri()))
+                    results.append(file_checker.check(f"file://{page}", (site / page).as_uri()))
         finally:
             driver.quit()
     return results

@@ -103,6 +103,7 @@ class Work:
     keywords: tuple[str, ...] = ()
     licenses: tuple[str, ...] = ()
     built: datetime.date | None = None
+    accessed: datetime.date | None = None
     medium: str | None = None
     # References print their CFF notes in the reading citation; the edition's
     # note only repeats its version and build date, so it is left out there.
@@ -288,6 +289,7 @@ def reference_works(metadata: Mapping[str, Any]) -> list[Work]:
         title = str(reference["title"])
         authors = _people(reference.get("authors", ()))
         issued = _parse_date(reference.get("date-published"), f"references[{index}].date-published")
+        accessed = _parse_date(reference.get("date-accessed"), f"references[{index}].date-accessed")
         year = reference.get("year") or (issued.year if issued else None)
         publisher = reference.get("publisher", {}).get("name") if isinstance(reference.get("publisher"), dict) else None
         works.append(
@@ -300,6 +302,7 @@ def reference_works(metadata: Mapping[str, Any]) -> list[Work]:
                 issued=issued,
                 version=str(reference["version"]) if reference.get("version") is not None else None,
                 url=reference.get("url"),
+                accessed=accessed,
                 container=reference.get("collection-title"),
                 publisher=publisher,
                 note=" ".join(str(reference["notes"]).split()) if reference.get("notes") else None,
@@ -365,6 +368,8 @@ def to_bibtex(work: Work) -> str:
         fields.append(("version", _bibtex_escape(work.version)))
     if work.url:
         fields.append(("url", _bibtex_url(work.url)))
+    if work.accessed:
+        fields.append(("urldate", work.accessed.isoformat()))
     if work.note:
         fields.append(("note", _bibtex_escape(work.note)))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
@@ -381,6 +386,7 @@ def to_ris(work: Work) -> str:
     for person in work.authors:
         lines.append(_ris_line("AU", person.inverted))
     lines.append(_ris_line("TI", work.title))
+
     if work.container:
         lines.append(_ris_line("T2", work.container))
     if work.publisher:
@@ -390,13 +396,16 @@ def to_ris(work: Work) -> str:
     if work.issued:
         lines.append(_ris_line("DA", work.issued.strftime("%Y/%m/%d")))
     if work.version:
-        # RIS has no version tag; ET (edition) is the tag reference managers
-        # such as Zotero read as a program's version.
+        # RIS has no version tag. Zotero's RIS translator (RIS.js in
+        # zotero/translators) reads ET, the edition, as a program's version.
         lines.append(_ris_line("ET", work.version))
     if work.medium:
         lines.append(_ris_line("M3", work.medium))
+
     if work.url:
         lines.append(_ris_line("UR", work.url))
+    if work.accessed:
+        lines.append(_ris_line("Y2", work.accessed.strftime("%Y/%m/%d")))
     if work.abstract:
         lines.append(_ris_line("AB", work.abstract))
     for keyword in work.keywords:
@@ -429,6 +438,8 @@ def to_csl_item(work: Work) -> dict[str, Any]:
     issued = _csl_date(work.issued, work.year)
     if issued:
         item["issued"] = issued
+    if work.accessed:
+        item["accessed"] = _csl_date(work.accessed, None)
     optional = {
         "version": work.version,
         "URL": work.url,
@@ -483,6 +494,8 @@ def citation_segments(work: Work) -> list[tuple[str, str]]:
     if work.url:
         segments.append(("url", work.url))
         segments.append(("text", "."))
+    if work.accessed:
+        segments.append(("text", f" Accessed {work.accessed.isoformat()}."))
     return segments
 
 

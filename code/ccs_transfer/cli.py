@@ -19,12 +19,13 @@ error is one line on stderr (``error: ...``); ``--debug`` shows tracebacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .errors import EditionError, ImageError
 
@@ -136,6 +137,7 @@ def _command_classify(arguments: argparse.Namespace) -> int:
     output = _Output()
     paths, rejected = _expand_inputs(arguments.inputs, output)
     edition = None
+    classified = 0
 
     from tqdm.auto import tqdm
 
@@ -143,7 +145,7 @@ def _command_classify(arguments: argparse.Namespace) -> int:
     show_bar = None if len(paths) > PROGRESS_MIN_PHOTOS else True
     with tqdm(paths, desc="classifying", unit="photo", file=sys.stderr, disable=show_bar, leave=False) as bar:
         output.bar = None if bar.disable else bar
-        for position, path in enumerate(bar):
+        for path in bar:
             try:
                 photo = load_photo(path, max_pixels=settings.max_image_pixels)
                 sha256 = sha256_file(path)
@@ -160,9 +162,10 @@ def _command_classify(arguments: argparse.Namespace) -> int:
                 edition = open_model_edition(settings, spec)
             logits = edition.classifier_logits(edition.classifier_input(photo))[0]
             predictions = top_k(logits, edition.vocabulary, k=arguments.top)
-            _print_classification(output, path, sha256, spec.id, predictions, arguments.json)
-            if not arguments.json and position + 1 < len(paths):
+            if classified and not arguments.json:
                 output.out("")
+            _print_classification(output, path, sha256, spec.id, predictions, arguments.json)
+            classified += 1
     return EXIT_FAILED if rejected else EXIT_OK
 
 
@@ -535,7 +538,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stage.add_argument("model_id", metavar="ID", help="registry model id, for example mobilenet_v2")
     stage.add_argument("--models-dir", type=Path, metavar="DIR", help="mirror folder (default: EDITION_MODELS_DIR)")
-    stage.set_defaults(handler=_command_stage)
+    stage.set_defaults(handler=_command_stage, parser=stage)
 
     settings = commands.add_parser(
         "settings", parents=[common], help="list the EDITION_* settings",
@@ -545,14 +548,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(debug: bool, verbose: bool) -> None:
+class _StderrHandler(logging.StreamHandler):
+    """A handler that writes to whatever ``sys.stderr`` is when a record is emitted."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _package_logging(debug: bool, verbose: bool) -> Iterator[None]:
+    """Send the package's log records to stderr as plain messages, restoring the previous setup afterwards."""
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     package_logger = logging.getLogger("ccs_transfer")
+    staging_logger = logging.getLogger("ccs_transfer.staging")
+    saved = (package_logger.handlers[:], package_logger.level, package_logger.propagate, staging_logger.level)
     package_logger.handlers[:] = [handler]
     package_logger.setLevel(level)
     package_logger.propagate = False
+    try:
+        yield
+    finally:
+        package_logger.handlers[:], level, package_logger.propagate, staging_level = saved
+        package_logger.setLevel(level)
+        staging_logger.setLevel(staging_level)
 
 
 def _tolerate_unencodable_output() -> None:
@@ -567,12 +592,13 @@ def main(argv: list[str] | None = None) -> int:
     _tolerate_unencodable_output()
     parser = build_parser()
     arguments = parser.parse_args(argv)
-    _configure_logging(arguments.debug, arguments.verbose)
     try:
-        return arguments.handler(arguments)
+        with _package_logging(arguments.debug, arguments.verbose):
+            return arguments.handler(arguments)
     except UsageError as error:
-        parser.print_usage(sys.stderr)
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        command_parser = getattr(arguments, "parser", parser)
+        command_parser.print_usage(sys.stderr)
+        print(f"{command_parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except EditionError as error:
         if arguments.debug:

@@ -79,8 +79,8 @@ ANNOTATION_TYPES: dict[str, tuple[str, str]] = {
 
 LABEL_PREFIX = "annotation-"
 ID_PATTERN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-# Labels of the thread digest's post sections start with this prefix; the
-# warnings for a wrong :answers: value list the ones the book defines.
+# Labels of the thread digest's post sections start with this prefix. Warnings
+# about a wrong :answers: value list the labels with it that the book defines.
 POST_LABEL_PREFIX = "post-"
 # The stylesheet ships with the package data and is copied into _static after an HTML build.
 STYLESHEET = Path(__file__).resolve().parent / "data" / "sphinx_annotations.css"
@@ -511,6 +511,10 @@ def _list_item(app, fromdocname: str, record: AnnotationRecord, show_type: bool)
         paragraph += nodes.Text(")")
     paragraph += nodes.Text(", on ")
     paragraph += _label_link(app, fromdocname, record.target, literal=True)
+    page_title = app.env.titles.get(record.docname)
+    if page_title is not None:
+        paragraph += nodes.Text(" in ")
+        paragraph += nodes.emphasis(text=page_title.astext())
     paragraph += nodes.Text("; answers ")
     for position, post in enumerate(record.answers):
         if position:
@@ -574,14 +578,17 @@ def setup(app):
         man=skipped,
         texinfo=skipped,
     )
+
     app.add_directive("annotation", AnnotationDirective)
     app.add_directive("annotation-list", AnnotationListDirective)
     app.add_directive("annotation-index", AnnotationIndexDirective)
+
     app.connect("env-purge-doc", purge_annotations)
     app.connect("env-merge-info", merge_annotations)
     app.connect("env-get-updated", documents_to_rewrite)
     app.connect("env-check-consistency", check_annotations)
     app.connect("doctree-resolved", fill_annotation_lists)
     app.connect("build-finished", copy_stylesheet)
+
     app.add_css_file(STYLESHEET.name)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1", "env_version": 1}

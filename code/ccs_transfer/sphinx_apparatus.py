@@ -13,9 +13,9 @@ Directives (MyST syntax shown):
   a page without a record, the line reads "not recorded in this build".
 
 Every HTML page also shows the edition's title and version in the article
-header and a version line in the footer, and loads no script or style sheet
-from another host: such assets are left out with a warning, which fails a
-build run with ``-W``.
+header and a version line in the footer. No page loads a script or style
+sheet from another host. Such an asset is left out with a warning, which
+fails a build run with ``-W``.
 """
 
 from __future__ import annotations
@@ -285,6 +285,7 @@ def _hash_nodes(record: dict[str, Any] | None) -> list[nodes.Node]:
     return output
 
 
+# Limitation: the hashes come from the page's record, so each figure lists all the data its page read.
 def _resolve_cite_figures(app, doctree: nodes.document, docname: str) -> None:
     placeholders = list(doctree.findall(cite_figure_hashes))
     if not placeholders:
@@ -389,6 +390,7 @@ def _is_thebe_asset(asset: Any) -> bool:
     return Path(urlsplit(address).path).name in ("sphinx-thebe.js", "sphinx-thebe.css") or "THEBE_JS_URL" in body
 
 
+# Limitation: MathJax is not bundled, so a page with math shows raw TeX and fails a build run with -W.
 def _drop_external_assets(app, pagename: str, templatename: str, context: dict, doctree) -> None:
     """Leave out scripts and style sheets from other hosts, so that the page works offline.
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -43,6 +44,8 @@ from .model_sources import (
     savedmodel_tree_sha256,
 )
 from .registry import ModelSpec
+
+logger = logging.getLogger(__name__)
 
 # A resolver takes a handle and an empty download folder inside the mirror and
 # returns the SavedModel folder of the handle. It may download into the folder
@@ -141,6 +144,7 @@ def _stage_handle(spec: ModelSpec, handle: str, kind: str, models_dir: Path, res
     download_dir = Path(tempfile.mkdtemp(prefix=_DOWNLOAD_PREFIX, dir=models_dir))
     partial = models_dir / f"{_PARTIAL_PREFIX}{uuid.uuid4().hex}"
     try:
+        logger.info("Fetching %s (%s) into %s ...", handle, kind, models_dir)
         resolved = Path(resolver(handle, download_dir))
         if not (resolved / "saved_model.pb").is_file():
             raise StagingError(

@@ -12,19 +12,25 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
+import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
+from filelock import FileLock
 from tqdm.auto import tqdm
 
 from .determinism import seed_everything
 from .tf_runtime import load_tensorflow
+from .vector_cache import DAMAGED_NPZ_ERRORS, preprocessing_fingerprint, remove_leftover_temporaries, source_fingerprint, write_npz_atomically
+
+logger = logging.getLogger(__name__)
 
 HEAD_FORMAT_VERSION = 1
+# Modules and libraries whose changes can change a trained head for the same inputs.
+TRAINING_MODULES = ("training", "determinism")
+TRAINING_LIBRARIES = ("tensorflow", "tf-keras", "numpy")
 
 
 @dataclass
@@ -88,10 +94,18 @@ def fit_head_on_features(
     batch_size: int = 32,
     progress: bool = True,
 ) -> TrainingResult:
-    """Fit ``head`` (Adam, sparse cross-entropy on logits) on feature vectors and return the result."""
-    seed_everything(seed)
+    """Fit ``head`` (Adam, sparse cross-entropy on logits) on feature vectors and return the result.
+
+    The head's weights are initialised again after seeding, so the result
+    depends only on the inputs and ``seed``, also when ``head`` was built
+    earlier (as it is when a page puts it after the extractor first).
+    """
     keras = load_tensorflow().keras
     feature_size = train_features.shape[1]
+    if not head.built:
+        head.build((None, feature_size))
+    seed_everything(seed)
+    _initialise_weights(head)
     trainer = keras.Sequential([keras.Input(shape=(feature_size,)), head])
     trainer.compile(
         optimizer=keras.optimizers.Adam(),
@@ -113,40 +127,78 @@ def fit_head_on_features(
     return TrainingResult(kernel, bias, history, history["val_acc"][-1], epochs, seed, from_cache=False)
 
 
+def _initialise_weights(head) -> None:
+    """Set ``head``'s weights to fresh draws of its own initializers, from the current seeded state."""
+    keras = load_tensorflow().keras
+    values = []
+    for weight, initializer in ((head.kernel, head.kernel_initializer), (head.bias, head.bias_initializer)):
+        # A new instance, because an unseeded tf-keras initializer fixes its random seed at its first call.
+        fresh = keras.initializers.get(keras.initializers.serialize(initializer))
+        values.append(fresh(weight.shape, dtype=weight.dtype))
+    head.set_weights(values)
+
+
 def head_cache_key(**parts: Any) -> str:
-    text = json.dumps({"format": HEAD_FORMAT_VERSION, **parts}, sort_keys=True)
+    """Return the cache key of a head trained from ``parts``, this package's training code and its preprocessing."""
+    code = {"training": source_fingerprint(TRAINING_MODULES, TRAINING_LIBRARIES), "preprocessing": preprocessing_fingerprint()}
+    text = json.dumps({"format": HEAD_FORMAT_VERSION, "code": code, **parts}, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
-def save_training_result(result: TrainingResult, path: Path) -> None:
-    """Write the result atomically to ``path`` (.npz)."""
+def head_cache_lock(path: Path) -> FileLock:
+    """Return the file lock that guards the head cache file ``path``.
+
+    The lock is one object per path in a process, so a holder can take it again
+    (``load_or_fit_training_result`` saves while holding it).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as stream:
-            np.savez(
-                stream,
-                kernel=result.kernel,
-                bias=result.bias,
-                history=json.dumps(result.history),
-                meta=json.dumps({"epochs": result.epochs, "seed": result.seed, "validation_accuracy": result.validation_accuracy}),
-            )
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    return FileLock(str(path) + ".lock", is_singleton=True)
+
+
+def save_training_result(result: TrainingResult, path: Path) -> None:
+    """Write the result atomically to ``path`` (.npz), holding the path's lock."""
+    meta = {"epochs": result.epochs, "seed": result.seed, "validation_accuracy": result.validation_accuracy}
+    with head_cache_lock(path):
+        remove_leftover_temporaries(path)
+        write_npz_atomically(
+            path,
+            {"kernel": result.kernel, "bias": result.bias, "history": np.array(json.dumps(result.history)), "meta": np.array(json.dumps(meta))},
+        )
 
 
 def load_training_result(path: Path) -> TrainingResult | None:
-    """Read a saved result, or return None when it is missing or damaged."""
+    """Read a saved result, or return None when it is missing or damaged (a damaged file is logged)."""
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as stored:
             meta = json.loads(str(stored["meta"]))
-            return TrainingResult(
+            result = TrainingResult(
                 stored["kernel"], stored["bias"], json.loads(str(stored["history"])),
-                meta["validation_accuracy"], meta["epochs"], meta["seed"], from_cache=True,
+                float(meta["validation_accuracy"]), int(meta["epochs"]), int(meta["seed"]), from_cache=True,
             )
-    except (OSError, ValueError, KeyError):
+    except (*DAMAGED_NPZ_ERRORS, TypeError) as error:
+        logger.warning("Head cache %s is damaged (%s: %s), so the head is trained again.", path, type(error).__name__, error)
         return None
+    if result.kernel.ndim != 2 or result.bias.shape != (result.kernel.shape[1],):
+        logger.warning(
+            "Head cache %s is damaged (kernel shape %s, bias shape %s), so the head is trained again.",
+            path, result.kernel.shape, result.bias.shape,
+        )
+        return None
+    return result
+
+
+def load_or_fit_training_result(path: Path, fit: Callable[[], TrainingResult]) -> TrainingResult:
+    """Return the result cached at ``path``, or call ``fit``, save its result and return it.
+
+    The path's lock is held from the lookup to the save, so when two builds need
+    the same head at once, one trains it and the other loads the saved result.
+    """
+    with head_cache_lock(path):
+        cached = load_training_result(path)
+        if cached is not None:
+            return cached
+        result = fit()
+        save_training_result(result, path)
+        return result

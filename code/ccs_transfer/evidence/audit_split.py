@@ -108,3 +108,15 @@ def head_answers_for_groups(
             )
         answers.append(tuple(copies))
     return answers
+
+
+def paths_filed_under_several_classes(photos: Sequence[Photo]) -> set[str]:
+    """Return the relative paths of photos whose exact bytes (by sha256) are also filed under another class.
+
+    This needs only the hashes that loading the collection computed, not a
+    full :func:`~.label_audit.audit_collection`.
+    """
+    labels_by_hash: dict[str, set[int]] = {}
+    for photo in photos:
+        labels_by_hash.setdefault(photo.sha256, set()).add(photo.label_index)
+    return {photo.relative_path for photo in photos if len(labels_by_hash[photo.sha256]) > 1}

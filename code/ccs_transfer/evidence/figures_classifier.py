@@ -119,13 +119,17 @@ def occlusion_figure(
     gradient_map: tuple[str, np.ndarray] | None,
     region_names: Sequence[str],
 ) -> Figure:
-    """Show the model input, each occlusion map over it, and optionally a gradient map.
+    """Show the model input, each occlusion map over it, and optionally a gradient map beside them.
 
     ``maps`` pairs a class label with its occlusion result; ``region_names``
-    names the peak patch of each result, for the alt text.
+    names the peak patch of each result, for the alt text. The gradient map
+    is drawn on its own, clipped at its 99th percentile, because a few
+    extreme pixels would otherwise make the rest invisible.
     """
+    if len(maps) != len(region_names):
+        raise ValueError(f"{len(maps)} occlusion maps for {len(region_names)} region names.")
     panels = 1 + len(maps) + (1 if gradient_map is not None else 0)
-    figure, axes = plt.subplots(1, panels, figsize=(3.3 * panels, 3.9), squeeze=False)
+    figure, axes = plt.subplots(1, panels, figsize=(3.1 * panels, 4.3), squeeze=False)
     axes = axes[0]
     grey = image.mean(axis=2)
     axes[0].imshow(image)
@@ -138,7 +142,7 @@ def occlusion_figure(
         y, x = result.peak_position
         axis.add_patch(plt.Rectangle((x - 0.5, y - 0.5), result.patch, result.patch, fill=False, edgecolor="black", linewidth=2))
         axis.set_title(f"occlusion: {label}\nbaseline {percent(result.baseline)}, peak drop {percent(float(result.drops.max()))}", fontsize=9)
-        figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.04, label="probability drop")
+        figure.colorbar(shown, ax=axis, orientation="horizontal", fraction=0.05, pad=0.04, label="fall in probability (rise < 0)")
         descriptions.append(
             f"occlusion map for {label}: baseline probability {percent(result.baseline)}; hiding the {result.patch}-pixel patch at "
             f"rows {y}-{y + result.patch - 1}, columns {x}-{x + result.patch - 1} ({region}) lowers it most, by "
@@ -147,14 +151,17 @@ def occlusion_figure(
     if gradient_map is not None:
         label, values = gradient_map
         axis = axes[-1]
-        axis.imshow(grey, cmap="gray", vmin=0, vmax=1)
-        axis.imshow(values / max(float(values.max()), 1e-12), cmap="cividis", alpha=0.65)
+        ceiling = max(float(np.percentile(values, 99)), 1e-12)
+        shown = axis.imshow(np.clip(values / ceiling, 0, 1), cmap="cividis", vmin=0, vmax=1)
         axis.set_title(f"SmoothGrad: {label}", fontsize=9)
+        figure.colorbar(shown, ax=axis, orientation="horizontal", fraction=0.05, pad=0.04, label="gradient size (99th percentile = 1)")
         row, column = np.unravel_index(int(np.argmax(values)), values.shape)
-        descriptions.append(f"SmoothGrad map for {label}, strongest at row {row}, column {column}")
+        descriptions.append(f"SmoothGrad map for {label}, drawn alone, strongest at row {row}, column {column}")
     for axis in axes:
-        axis.axis("off")
-    alt = f"Model input of {image.shape[0]} x {image.shape[1]} pixels and attribution maps drawn over it: " + "; ".join(descriptions) + "."
+        axis.set_xticks([])
+        axis.set_yticks([])
+        axis.spines[:].set_visible(False)
+    alt = f"Model input of {image.shape[0]} x {image.shape[1]} pixels and attribution maps: " + "; ".join(descriptions) + "."
     return Figure(figure, alt)
 
 
@@ -178,7 +185,9 @@ def people_figure(images: Sequence[np.ndarray], readings: Sequence[PersonReading
         bar_axis.set_xlim(0, 1)
         bar_axis.set_xlabel("softmax probability")
         _tidy(bar_axis)
-        used_groups += [group for group in reading.groups if group not in used_groups]
+        for group in reading.groups:
+            if group not in used_groups:
+                used_groups.append(group)
         descriptions.append(
             f"{reading.photo.id}: "
             + ", ".join(f"{p.label} {percent(p.probability)} ({group})" for p, group in zip(reading.top, reading.groups))

@@ -69,12 +69,17 @@ def whole_photo_variant(filter_name: str) -> PreprocessingVariant:
     return PreprocessingVariant(f"whole-{filter_name.lower()}", f"whole photo, {filter_name}{tutorial_note}", filter_name, None)
 
 
+def fraction_text(fraction: float) -> str:
+    """Format a crop fraction with up to three decimals and at least one: 1.0, 0.875, 0.6."""
+    text = f"{fraction:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
 def crop_variant(crop_fraction: float, filter_name: str = "bicubic") -> PreprocessingVariant:
     """Return the centre-crop variant for ``crop_fraction``, resized with ``filter_name``."""
     reference_note = " (reference)" if crop_fraction == REFERENCE_CROP_FRACTION else ""
-    return PreprocessingVariant(
-        f"crop-{crop_fraction:g}", f"centre crop {crop_fraction:g}{reference_note}", filter_name, float(crop_fraction)
-    )
+    text = fraction_text(crop_fraction)
+    return PreprocessingVariant(f"crop-{text}", f"centre crop {text}{reference_note}", filter_name, float(crop_fraction))
 
 
 def standard_variants(crop_fractions: Sequence[float] = DEFAULT_CROP_FRACTIONS) -> tuple[PreprocessingVariant, ...]:

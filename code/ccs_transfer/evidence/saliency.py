@@ -13,7 +13,7 @@ which it imports only when called.
   speckle of a single gradient.
 
 :class:`MemoizedPredictor` lets several occlusion maps of one image share
-their forward passes, :func:`top_fraction_overlap` measures how far two maps
+their forward passes, :func:`top_fraction_shared` measures how far two maps
 agree, and :func:`describe_position` names where a patch lies.
 """
 
@@ -153,18 +153,18 @@ def top_fraction_mask(values: np.ndarray, fraction: float) -> np.ndarray:
     return mask.reshape(values.shape)
 
 
-def top_fraction_overlap(first: np.ndarray, second: np.ndarray, fraction: float = 0.1) -> float:
-    """Return the Jaccard index of the top ``fraction`` pixels of two maps of equal shape.
+def top_fraction_shared(first: np.ndarray, second: np.ndarray, fraction: float = 0.1) -> float:
+    """Return the share of the top ``fraction`` pixels of ``first`` that are also top pixels of ``second``.
 
-    Two unrelated maps give about ``fraction / (2 - fraction)`` on average
-    (0.053 for 0.1); identical rankings give 1.
+    Both maps mark the same number of pixels, so the share is symmetric. Two
+    unrelated maps share about ``fraction`` of their top pixels on average;
+    identical rankings share all of them.
     """
     if np.shape(first) != np.shape(second):
         raise ValueError(f"the maps have different shapes, {np.shape(first)} and {np.shape(second)}.")
     mask_first = top_fraction_mask(first, fraction)
     mask_second = top_fraction_mask(second, fraction)
-    union = np.count_nonzero(mask_first | mask_second)
-    return float(np.count_nonzero(mask_first & mask_second) / union)
+    return float(np.count_nonzero(mask_first & mask_second) / np.count_nonzero(mask_first))
 
 
 def describe_position(y: int, x: int, patch: int, height: int, width: int) -> str:
