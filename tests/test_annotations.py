@@ -322,6 +322,7 @@ def test_fixture_renders_margin_note(tmp_path):
     assert 'href="#annotation-second-note"' in note[2]
     assert (tmp_path / "_build" / "html" / "_static" / "sphinx_annotations.css").is_file()
     assert "_static/sphinx_annotations.css" in page
+    assert 'addEventListener("beforeprint"' in page
 
 
 @pytest.mark.slow

@@ -14,15 +14,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Iterator
+
+from filelock import FileLock, Timeout
 
 from .errors import EditionError
 from .provenance import BUILD_DATE_VARIABLE, FINGERPRINT_VARIABLE
@@ -79,28 +86,177 @@ def publish(staged_html: Path, target: Path) -> None:
     shutil.rmtree(outgoing, ignore_errors=True)
 
 
-def run_jupyter_book(source: Path, staging: Path, environment: dict[str, str], builder: str = "html") -> int:
+@dataclass
+class PageFailure:
+    """A page whose execution failed during ``jupyter-book build``, as read from the build's output."""
+
+    docname: str
+    error: str | None = None
+    exception: str | None = None
+    timeout_seconds: int | None = None
+
+    def message(self) -> str:
+        if self.error == "CellTimeoutError" or self.timeout_seconds is not None:
+            after = f" after {self.timeout_seconds} s" if self.timeout_seconds is not None else ""
+            return f"page {self.docname} timed out{after} (a cell ran longer than the execute: timeout of _config.yml)"
+        if self.exception:
+            return f"page {self.docname} raised {self.exception}"
+        return f"page {self.docname} failed to execute ({self.error or 'see the messages above'})"
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Lines of MyST-NB 1.4, nbclient 0.10 and IPython tracebacks that name a failing page and its cause.
+_FAILED_NOTEBOOK = re.compile(r"^(?P<path>.+?): WARNING: Executing notebook failed: (?P<error>\w+)")
+_EXECUTION_ERROR = re.compile(r"^myst_nb\.core\.execute\.base\.ExecutionError: (?P<path>.+)$")
+_NBCLIENT_ERROR = re.compile(r"^nbclient\.exceptions\.(?P<error>\w+):")
+_CELL_TIMEOUT = re.compile(r"A cell timed out while it was being executed, after (?P<seconds>\d+) seconds")
+_TRACEBACK_HEADER = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\s+Traceback \(most recent call last\)\s*$")
+
+
+class BuildOutputScanner:
+    """Reads the output of ``jupyter-book build`` line by line and collects the pages that failed to execute.
+
+    With ``nb_execution_raise_on_error: true`` the build stops at the first
+    failing page, and jupyter-book's last line names no page. The page comes
+    from MyST-NB's "Executing notebook failed" warning or its ExecutionError,
+    and the cause from nbclient's exception and the cell's IPython traceback.
+    """
+
+    def __init__(self, source: Path):
+        self.source = Path(source).resolve()
+        self._failures: dict[str, PageFailure] = {}
+        self._exception_name: str | None = None
+        self._exception: str | None = None
+        self._timeout_seconds: int | None = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+
+    def docname(self, path_text: str) -> str:
+        """Return the page name of a source path (relative to the book, no suffix), or the path as printed."""
+        path = Path(path_text.strip())
+        try:
+            return path.resolve().relative_to(self.source).with_suffix("").as_posix()
+        except (ValueError, OSError):
+            return path_text.strip()
+
+    def feed(self, line: str) -> None:
+        text = _ANSI_ESCAPE.sub("", line).rstrip("\r\n")
+        with self._lock:
+            self._scan(text)
+
+    def _page(self, path_text: str) -> PageFailure:
+        name = self.docname(path_text)
+        return self._failures.setdefault(name, PageFailure(name))
+
+    def _scan(self, text: str) -> None:
+        if match := _FAILED_NOTEBOOK.match(text):
+            self._page(match["path"]).error = match["error"]
+        elif match := _EXECUTION_ERROR.match(text):
+            self._page(match["path"])
+        elif match := _NBCLIENT_ERROR.match(text):
+            self._error = match["error"]
+        if match := _CELL_TIMEOUT.search(text):
+            self._timeout_seconds = int(match["seconds"])
+        if match := _TRACEBACK_HEADER.match(text):
+            self._exception_name = match["name"]
+            self._exception = match["name"]
+        elif self._exception_name and (text == self._exception_name or text.startswith(self._exception_name + ": ")):
+            # The first such line after the header ends the cell's traceback; later ones come from the build's own traceback.
+            self._exception = text.strip()
+            self._exception_name = None
+
+    def failures(self) -> list[PageFailure]:
+        """Return the failing pages; the cell's exception or timeout is attached when one page failed."""
+        with self._lock:
+            failures = list(self._failures.values())
+            if len(failures) == 1:
+                failure = failures[0]
+                failure.error = failure.error or self._error
+                failure.exception = self._exception
+                failure.timeout_seconds = self._timeout_seconds
+            return failures
+
+
+def _copy_lines(stream: IO[str], sink: IO[str], scanner: BuildOutputScanner | None) -> None:
+    for line in iter(stream.readline, ""):
+        sink.write(line)
+        sink.flush()
+        if scanner is not None:
+            scanner.feed(line)
+
+
+def run_jupyter_book(
+    source: Path, staging: Path, environment: dict[str, str], builder: str = "html", scanner: BuildOutputScanner | None = None
+) -> int:
+    """Run ``jupyter-book build`` into ``staging`` and return its exit status.
+
+    Its output is copied to this process's stdout and stderr line by line, and
+    fed to ``scanner`` when one is given.
+    """
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "--path-output", str(staging), "-W", "--keep-going"]
     if builder != "html":
         command += ["--builder", builder]
     logger.info("Running %s", " ".join(command))
-    return subprocess.call(command, env=environment)
+    with subprocess.Popen(
+        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace"
+    ) as process:
+        copiers = [
+            threading.Thread(target=_copy_lines, args=(process.stdout, sys.stdout, scanner), daemon=True),
+            threading.Thread(target=_copy_lines, args=(process.stderr, sys.stderr, scanner), daemon=True),
+        ]
+        for copier in copiers:
+            copier.start()
+        for copier in copiers:
+            copier.join()
+        return process.wait()
+
+
+@contextlib.contextmanager
+def _build_folder_locked(build_dir: Path) -> Iterator[None]:
+    """Hold ``<build_dir>/.build.lock`` so that two builds never write one staging folder and site at once."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(build_dir / ".build.lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("Another build is using %s; waiting for it to finish (lock %s).", build_dir, lock.lock_file)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _report_failed_build(status: int, failures: list[PageFailure], site: Path) -> None:
+    for failure in failures:
+        print(f"error: {failure.message()}", file=sys.stderr)
+    kept = f"{site} still holds the last good build" if site.is_dir() else f"nothing was published to {site}"
+    where = "" if failures else " See the messages above for the failing page or warning."
+    print(f"error: the book build failed (exit {status}), so {kept}.{where}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ccs_transfer.build", description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=REPOSITORY_ROOT, help="book root folder (with _config.yml)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument(
+        "--skip-prepare",
+        action="store_true",
+        help="build --source without resolving the model, verifying the photos or training the head first; "
+        "only for books that do not read the edition's model or data, such as the test fixture books",
+    )
     arguments = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
+    fingerprint = None
     try:
         settings = current_settings()
-        from .edition import prepare
+        if not arguments.skip_prepare:
+            from .edition import prepare
 
-        logger.info("Preparing model %s with data from %s.", settings.model, settings.data_dir or "the network")
-        edition = prepare(settings)
-        fingerprint = build_fingerprint(settings, edition)
+            logger.info("Preparing model %s with data from %s.", settings.model, settings.data_dir or "the network")
+            edition = prepare(settings)
+            fingerprint = build_fingerprint(settings, edition)
     except EditionError as error:
         if arguments.debug:
             raise
@@ -108,19 +264,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     environment = dict(os.environ)
-    environment[FINGERPRINT_VARIABLE] = fingerprint
+    if fingerprint is not None:
+        environment[FINGERPRINT_VARIABLE] = fingerprint
     environment.setdefault(BUILD_DATE_VARIABLE, datetime.datetime.now(datetime.timezone.utc).date().isoformat())
     staging = settings.build_dir / ".staging"
-    status = run_jupyter_book(arguments.source, staging, environment)
-    if status != 0:
-        print(
-            f"error: the book build failed (exit {status}); {settings.build_dir / 'html'} still holds the last good build. "
-            "See the messages above for the failing page.",
-            file=sys.stderr,
-        )
-        return 1
-    publish(staging / "_build" / "html", settings.build_dir / "html")
-    logger.info("Built %s (fingerprint %s).", settings.build_dir / "html", fingerprint)
+    site = settings.build_dir / "html"
+    scanner = BuildOutputScanner(arguments.source)
+    with _build_folder_locked(settings.build_dir):
+        status = run_jupyter_book(arguments.source, staging, environment, scanner=scanner)
+        if status != 0:
+            _report_failed_build(status, scanner.failures(), site)
+            return 1
+        try:
+            publish(staging / "_build" / "html", site)
+        except OSError as error:
+            print(
+                f"error: publishing {staging / '_build' / 'html'} to {site} failed: {error}. "
+                f"Fix: free disk space or make {settings.build_dir} writable, then run the build again.",
+                file=sys.stderr,
+            )
+            return 1
+    logger.info("Built %s (fingerprint %s).", site, fingerprint or "none, --skip-prepare")
     return 0
 
 

@@ -379,10 +379,10 @@ def _top5_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if before == after:
             lines.append(f"Grace Hopper top-5, {copy} copy: unchanged")
             continue
-        lines.append(f"Grace Hopper top-5, {copy} copy: changed")
+        lines.append(f"Grace Hopper top-5, {copy} copy: changed (* marks a changed rank)")
         formatted_before = [_format_prediction(entry) for entry in before]
-        width = max([len(text) for text in formatted_before] + [len("A")])
-        lines.append(f"  rank  {'A'.ljust(width)}  B")
+        width = max([len(text) for text in formatted_before] + [len(ABSENT)])
+        lines.append(f"  rank {'A'.ljust(width)}  B")
         for rank in range(max(len(before), len(after))):
             left = formatted_before[rank] if rank < len(before) else ABSENT
             right = _format_prediction(after[rank]) if rank < len(after) else ABSENT

@@ -69,12 +69,21 @@ def handle_kind(handle: str) -> str:
     return "local"
 
 
-def savedmodel_tree_sha256(folder: Path) -> str:
-    """Hash a SavedModel folder: sha256 over the sorted '<sha256>  <relative path>' lines of its files."""
+# TensorFlow 2.21 writes a random UUID into fingerprint.pb at every export, so
+# two exports of the same Keras model differ only in that file.
+SAVEDMODEL_FINGERPRINT_FILE = "fingerprint.pb"
+
+
+def savedmodel_tree_sha256(folder: Path, *, exclude: tuple[str, ...] = ()) -> str:
+    """Hash a SavedModel folder: sha256 over the sorted '<sha256>  <relative path>' lines of its files.
+
+    Files whose relative path is in ``exclude`` are left out.
+    """
     lines = []
     for path in sorted(folder.rglob("*")):
-        if path.is_file():
-            lines.append(f"{sha256_file(path)}  {path.relative_to(folder).as_posix()}\n")
+        relative = path.relative_to(folder).as_posix()
+        if path.is_file() and relative not in exclude:
+            lines.append(f"{sha256_file(path)}  {relative}\n")
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
 
 
@@ -133,7 +142,12 @@ def _resolve_embedded(handle: str, settings: Settings) -> ResolvedModel:
         source="embedded",
         sha256=export.weights_sha256,
         sha256_of=f"PyTorch weights file {Path(export.weights_path).name}",
-        details={"weights_file": str(export.weights_path), "savedmodel": str(path)},
+        details={
+            "weights_file": str(export.weights_path),
+            "savedmodel": str(path),
+            "savedmodel_sha256": savedmodel_tree_sha256(Path(path), exclude=(SAVEDMODEL_FINGERPRINT_FILE,)),
+            "savedmodel_sha256_of": f"SavedModel folder (tree hash without {SAVEDMODEL_FINGERPRINT_FILE}, which holds a random export id)",
+        },
     )
 
 

@@ -98,8 +98,14 @@ def provenance_markdown(record: dict[str, Any]) -> str:
         f"- **Classifier handle:** `{model['classifier_handle']}`",
         f"- **Feature-vector handle:** `{model['feature_vector_handle']}`",
         f"- **Weights sha256:** `{model['weights_sha256']}` ({model['weights_sha256_of']})",
-        f"- **Labels:** {record['labels']['name']}, {record['labels']['size']} names from `{record['labels']['source']}` (sha256 {_short(record['labels']['sha256'])})",
     ]
+    for kind, title in (("classifier", "Classifier"), ("feature_vector", "Feature-vector")):
+        converted = model.get(kind, {})
+        if "savedmodel_sha256" in converted:
+            lines.append(f"- **{title} SavedModel sha256:** {_short(converted['savedmodel_sha256'])} ({converted['savedmodel_sha256_of']})")
+    lines.append(
+        f"- **Labels:** {record['labels']['name']}, {record['labels']['size']} names from `{record['labels']['source']}` (sha256 {_short(record['labels']['sha256'])})"
+    )
     for photo in record["photos"]:
         lines.append(f"- **Photo `{photo['name']}`:** sha256 `{photo['sha256']}` ({photo['origin']})")
     if "data" in record:

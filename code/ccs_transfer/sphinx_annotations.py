@@ -135,6 +135,13 @@ class annotation_summary(nodes.General, nodes.TextElement):
 
 
 DETAILS_SUMMARY = "Argument and sources"
+# Browsers print a closed <details> element without its content, so every
+# folded argument is opened before the page is printed.
+OPEN_FOR_PRINT_SCRIPT = (
+    'window.addEventListener("beforeprint", function () {'
+    ' document.querySelectorAll("details.ccs-annotation-more").forEach(function (details) { details.open = true; });'
+    " });"
+)
 
 
 def visit_details_html(translator, node: annotation_details) -> None:
@@ -307,6 +314,7 @@ class AnnotationDirective(SphinxDirective):
         return note
 
 
+# Limitation: like any {ref}, a margin note keeps a post's old heading until its own page is rewritten for another reason.
 def _pending_ref(target: str, content: nodes.Node, explicit: bool, record: AnnotationRecord) -> addnodes.pending_xref:
     # refwarn is off because find_problems() reports an unresolved label once,
     # with the annotation id in the message.
@@ -591,4 +599,5 @@ def setup(app):
     app.connect("build-finished", copy_stylesheet)
 
     app.add_css_file(STYLESHEET.name)
+    app.add_js_file(None, body=OPEN_FOR_PRINT_SCRIPT)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1", "env_version": 1}

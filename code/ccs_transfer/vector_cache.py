@@ -113,6 +113,18 @@ class VectorCache:
     def __init__(self, folder: Path, key: str):
         self.path = Path(folder) / f"{key}-{preprocessing_fingerprint()}.npz"
         self._lock = FileLock(str(self.path) + ".lock")
+        # (inode, size, mtime) of the damaged file last logged, so that merge's reload does not log it again.
+        self._logged_damage: tuple[int, int, int] | None = None
+
+    def _report_damage(self, reason: str) -> None:
+        try:
+            status = self.path.stat()
+            identity = (status.st_ino, status.st_size, status.st_mtime_ns)
+        except OSError:
+            identity = None
+        if identity is None or identity != self._logged_damage:
+            logger.warning("Vector cache %s is damaged (%s), so its vectors are computed again.", self.path, reason)
+        self._logged_damage = identity
 
     def load(self) -> dict[str, np.ndarray]:
         """Return {photo sha256: vector}; an unreadable cache file counts as empty and is replaced later."""
@@ -123,13 +135,10 @@ class VectorCache:
                 keys = [str(k) for k in stored["sha256"]]
                 vectors = stored["vectors"]
         except DAMAGED_NPZ_ERRORS as error:
-            logger.warning("Vector cache %s is damaged (%s: %s), so its vectors are computed again.", self.path, type(error).__name__, error)
+            self._report_damage(f"{type(error).__name__}: {error}")
             return {}
         if vectors.ndim != 2 or len(keys) != len(vectors):
-            logger.warning(
-                "Vector cache %s is damaged (%d photo hashes for vectors of shape %s), so its vectors are computed again.",
-                self.path, len(keys), vectors.shape,
-            )
+            self._report_damage(f"{len(keys)} photo hashes for vectors of shape {vectors.shape}")
             return {}
         return dict(zip(keys, vectors))
 
