@@ -100,7 +100,7 @@ def tiny_hub_models(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_registry_yaml():
-    """Return a function that writes registry YAML: a hub entry for the tiny models and one that is never staged."""
+    """Return a function that builds registry YAML: a hub entry for the tiny models and one that is never staged."""
     return _tiny_registry_text
 
 

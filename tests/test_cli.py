@@ -88,7 +88,17 @@ def test_empty_folder_is_rejected(tmp_path):
     lines = error_lines(finished.stderr)
     assert finished.returncode == 1
     assert len(lines) == 1
-    assert "contains no image files" in lines[0]
+    assert lines[0].startswith(f"error: {tmp_path / 'photos'}: the folder contains no image files.")
+
+
+def test_empty_folder_in_json_mode(tmp_path):
+    (tmp_path / "photos").mkdir()
+
+    finished = run_cli("classify", "--json", str(tmp_path / "photos"))
+
+    assert finished.returncode == 1
+    assert json.loads(finished.stdout)["path"] == str(tmp_path / "photos")
+    assert json.loads(finished.stdout)["error"] == "the folder contains no image files."
 
 
 # --- Usage errors: exit 2 ----------------------------------------------------------------------

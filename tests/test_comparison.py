@@ -87,12 +87,14 @@ def test_prose_values(fixed_comparison):
     values = comparison.prose_values(fixed_comparison)
 
     assert values["model_count"] == "2"
-    assert values["model_names"] == "EfficientNet-Lite0 (ImageNet-1k) and MobileNet V2 (TF Hub, the tutorial's default)"
+    assert values["model_names"] == "EfficientNet-Lite0 and MobileNet V2"
+    assert values["top1_summary"] == "EfficientNet-Lite0: military uniform (0.46); MobileNet V2: military uniform (0.71)"
     assert values["uniform_first"] == "2 of 2"
-    assert values["best_accuracy"] == "0.901 (EfficientNet-Lite0 (ImageNet-1k))"
-    assert values["worst_accuracy"] == "0.880 (MobileNet V2 (TF Hub, the tutorial's default))"
+    assert values["best_accuracy"] == "0.901 (EfficientNet-Lite0)"
+    assert values["worst_accuracy"] == "0.880 (MobileNet V2)"
     assert values["accuracy_spread"] == "2.1"
     assert values["unavailable_count"] == "1"
+    assert values["unavailable_summary"] == "One model of the registry could not be run here. The table above gives the reason."
 
 
 def test_prose_values_without_results(fixed_comparison):
@@ -126,8 +128,9 @@ def test_figure_alt_text_states_data(fixed_comparison):
     figure = comparison.comparison_figure(fixed_comparison)
 
     assert figure.png.startswith(b"\x89PNG\r\n\x1a\n")
-    assert "EfficientNet-Lite0 (ImageNet-1k) 0.901" in figure.alt
-    assert "MobileNet V2 (TF Hub, the tutorial's default) 0.880" in figure.alt
+    assert "EfficientNet-Lite0 0.901" in figure.alt
+    assert "MobileNet V2 0.880" in figure.alt
+    assert "MobileNet V2: military uniform 0.710; suit 0.050" in figure.alt
     assert "military uniform 0.710" in figure.alt
     assert "7 labels" in figure.alt
 
@@ -202,6 +205,31 @@ def test_compare_lists_changed_staged_copy(tiny_comparison_settings, tiny_hub_mo
     reasons = {missing.spec.id: missing.reason for missing in result.unavailable}
     assert "was recorded when it was staged" in reasons["tiny_hub"]
     assert str(folder) in reasons["tiny_hub"]
+
+
+def test_prepare_warms_caches(tiny_comparison_settings):
+    prepared = comparison.prepare_comparison(tiny_comparison_settings, progress=False)
+
+    heads = list((tiny_comparison_settings.cache_dir / "heads").glob("*.npz"))
+    assert prepared == ["tiny_hub"]
+    assert len(heads) == 1
+    assert heads[0].name.startswith("tiny_hub-")
+
+
+def test_fingerprint_follows_staging(tiny_comparison_settings, tiny_hub_models):
+    before = comparison.availability_fingerprint(tiny_comparison_settings)
+    manifest_path = tiny_comparison_settings.models_dir / "staged.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest[tiny_hub_models.classifier_handle]["sha256"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest), encoding="utf-8")
+
+    after = comparison.availability_fingerprint(tiny_comparison_settings)
+
+    assert before["tiny_hub"].startswith("available=True; staged; ")
+    assert f"{tiny_hub_models.classifier_handle}=" in before["tiny_hub"]
+    assert before["unstaged_hub"].startswith("available=False; ")
+    assert after["tiny_hub"] != before["tiny_hub"]
+    assert after["tiny_hub"].startswith("available=False; ")
 
 
 def test_registry_only_model_is_rejected(tmp_path, tiny_registry_yaml):

@@ -26,7 +26,7 @@ from ccs_transfer.datasets import Photo
 from ccs_transfer.features import batched_model_outputs
 from ccs_transfer.integrity import sha256_file
 from ccs_transfer.training import TrainingResult, load_or_fit_training_result, load_training_result, save_training_result
-from ccs_transfer.vector_cache import VectorCache, preprocessing_fingerprint, source_fingerprint
+from ccs_transfer.vector_cache import CacheWriteError, VectorCache, preprocessing_fingerprint, source_fingerprint
 
 KEY = "model-feature_vector-0123456789abcdef-224-resize-whole"
 
@@ -101,7 +101,7 @@ def test_vector_merge_failing_mid_write_keeps_old_file(tmp_path, monkeypatch):
     before = cache.path.read_bytes()
 
     monkeypatch.setattr(vector_cache.np, "savez", _savez_cut_short)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(CacheWriteError, match="Cannot write the cache file .*: No space left on device"):
         cache.merge(vectors_for(["ccc"]))
     monkeypatch.undo()
 
@@ -131,7 +131,7 @@ def test_head_save_failing_mid_write_keeps_old_file(tmp_path, monkeypatch):
     save_training_result(training_result(1.0), path)
 
     monkeypatch.setattr(vector_cache.np, "savez", _savez_cut_short)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(CacheWriteError, match="No space left on device"):
         save_training_result(training_result(2.0), path)
     monkeypatch.undo()
 
@@ -139,6 +139,16 @@ def test_head_save_failing_mid_write_keeps_old_file(tmp_path, monkeypatch):
     assert loaded is not None
     assert float(loaded.kernel[0, 0]) == 1.0
     assert temporaries(path.parent) == []
+
+
+def test_cache_folder_file_raises_write_error(tmp_path):
+    blocker = tmp_path / "vectors"
+    blocker.write_text("a file where the cache folder should be")
+
+    with pytest.raises(CacheWriteError, match="Cannot write the cache file .*vectors/.* EDITION_CACHE_DIR"):
+        VectorCache(blocker, KEY).merge(vectors_for(["a"]))
+    with pytest.raises(CacheWriteError, match="EDITION_CACHE_DIR"):
+        save_training_result(training_result(1.0), blocker / "head.npz")
 
 
 KILLED_WRITER = """
@@ -196,30 +206,30 @@ def test_killed_head_writer_leaves_no_entry(tmp_path):
 # --- Damaged files -----------------------------------------------------------------------------
 
 
-def damage(path: Path, how: str) -> None:
+def damage(path: Path, damage_kind: str) -> None:
     data = path.read_bytes()
-    if how == "truncated":
+    if damage_kind == "truncated":
         path.write_bytes(data[: len(data) // 2])
-    elif how == "empty":
+    elif damage_kind == "empty":
         path.write_bytes(b"")
-    elif how == "flipped byte":
+    elif damage_kind == "flipped byte":
         # The first data byte of the archive's last .npy member (its header takes 128 bytes), which only its CRC protects.
         position = data.rfind(b"\x93NUMPY") + 128
         changed = bytearray(data)
         changed[position] ^= 0xFF
         path.write_bytes(bytes(changed))
-    elif how == "not an archive":
+    elif damage_kind == "not an archive":
         path.write_text("not an npz file")
 
 
 DAMAGE = ["truncated", "empty", "flipped byte", "not an archive"]
 
 
-@pytest.mark.parametrize("how", DAMAGE)
-def test_damaged_vector_cache_logged_once_and_rebuilt(tmp_path, caplog, how):
+@pytest.mark.parametrize("damage_kind", DAMAGE)
+def test_damaged_vector_cache_logged_once_and_rebuilt(tmp_path, caplog, damage_kind):
     cache = VectorCache(tmp_path, KEY)
     cache.merge(vectors_for(["a", "bb"]))
-    damage(cache.path, how)
+    damage(cache.path, damage_kind)
 
     with caplog.at_level(logging.WARNING, logger="ccs_transfer.vector_cache"):
         assert cache.load() == {}
@@ -232,7 +242,7 @@ def test_damaged_vector_cache_logged_once_and_rebuilt(tmp_path, caplog, how):
     assert sorted(cache.load()) == ["ccc"]
 
 
-def test_vector_cache_with_mismatched_arrays_counts_as_damaged(tmp_path, caplog):
+def test_vector_cache_mismatched_arrays_damaged(tmp_path, caplog):
     cache = VectorCache(tmp_path, KEY)
     np.savez(cache.path, sha256=np.array(["a", "b", "c"]), vectors=np.zeros((2, 4), dtype=np.float32))
 
@@ -242,11 +252,11 @@ def test_vector_cache_with_mismatched_arrays_counts_as_damaged(tmp_path, caplog)
     assert "3 photo hashes" in messages(caplog, "ccs_transfer.vector_cache")[0]
 
 
-@pytest.mark.parametrize("how", DAMAGE)
-def test_damaged_head_cache_logged_once_and_retrained(tmp_path, caplog, how):
+@pytest.mark.parametrize("damage_kind", DAMAGE)
+def test_damaged_head_cache_logged_once_and_retrained(tmp_path, caplog, damage_kind):
     path = tmp_path / "heads" / "head.npz"
     save_training_result(training_result(1.0), path)
-    damage(path, how)
+    damage(path, damage_kind)
     fits = []
 
     def fit() -> TrainingResult:
@@ -267,7 +277,7 @@ def test_damaged_head_cache_logged_once_and_retrained(tmp_path, caplog, how):
     assert float(reloaded.kernel[0, 0]) == 4.0
 
 
-def test_head_cache_with_wrong_bias_shape_counts_as_damaged(tmp_path, caplog):
+def test_head_cache_wrong_bias_shape_damaged(tmp_path, caplog):
     path = tmp_path / "head.npz"
     result = training_result(1.0)
     result.bias = np.zeros(5, dtype=np.float32)

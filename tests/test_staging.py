@@ -124,7 +124,7 @@ def test_resolver_may_download_into_folder(tmp_path, tiny_hub_models, tiny_spec)
     assert find_staged(tiny_spec.classifier_handle, mirror.resolve()) is not None
 
 
-def test_changed_file_is_refused(tmp_path, tiny_hub_models, tiny_spec):
+def test_changed_file_is_rejected(tmp_path, tiny_hub_models, tiny_spec):
     mirror = tmp_path / "mirror"
     stage_model(tiny_spec, mirror, allow_network=False, resolver=copying_resolver(tiny_sources(tiny_hub_models)))
     folder = mirror.resolve() / hub_cache_folder_name(tiny_spec.classifier_handle)
@@ -140,7 +140,7 @@ def test_changed_file_is_refused(tmp_path, tiny_hub_models, tiny_spec):
     assert "ccs-transfer stage" in message
 
 
-def test_added_file_is_refused(tmp_path, tiny_hub_models, tiny_spec):
+def test_added_file_is_rejected(tmp_path, tiny_hub_models, tiny_spec):
     mirror = tmp_path / "mirror"
     stage_model(tiny_spec, mirror, allow_network=False, resolver=copying_resolver(tiny_sources(tiny_hub_models)))
     folder = mirror.resolve() / hub_cache_folder_name(tiny_spec.feature_vector_handle)
@@ -167,7 +167,7 @@ def test_mismatch_never_falls_back_to_cache(tmp_path, tiny_hub_models, tiny_spec
     assert tiny_spec.classifier_handle in reason
 
 
-def test_missing_staged_folder_is_refused(tmp_path, tiny_hub_models, tiny_spec):
+def test_missing_staged_folder_is_rejected(tmp_path, tiny_hub_models, tiny_spec):
     mirror = tmp_path / "mirror"
     stage_model(tiny_spec, mirror, allow_network=False, resolver=copying_resolver(tiny_sources(tiny_hub_models)))
     folder = mirror.resolve() / hub_cache_folder_name(tiny_spec.classifier_handle)
@@ -186,7 +186,7 @@ def test_missing_staged_folder_is_refused(tmp_path, tiny_hub_models, tiny_spec):
         ('{"https://tfhub.dev/x/1": {"folder": 3, "sha256": "ab"}}', "invalid entry"),
     ],
 )
-def test_damaged_manifest_is_refused(tmp_path, manifest_text, message):
+def test_damaged_manifest_is_rejected(tmp_path, manifest_text, message):
     (tmp_path / STAGED_MANIFEST).write_text(manifest_text, encoding="utf-8")
 
     with pytest.raises(IntegrityError, match=message):
@@ -194,7 +194,7 @@ def test_damaged_manifest_is_refused(tmp_path, manifest_text, message):
 
 
 @pytest.mark.parametrize("folder", ["..", "../elsewhere", "/etc", ""])
-def test_manifest_folder_outside_mirror_is_refused(tmp_path, folder):
+def test_folder_outside_mirror_is_rejected(tmp_path, folder):
     handle = "https://tfhub.dev/x/1"
     manifest = {handle: {"folder": folder, "sha256": "0" * 64, "staged_at": ""}}
     (tmp_path / STAGED_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
@@ -415,7 +415,7 @@ def test_classify_output_size_mismatch_names_both(tiny_cli_environment, tiny_hub
     assert "1000 outputs" in error_lines[0]
 
 
-def test_classify_refuses_changed_staged_model(tiny_cli_environment, tmp_path, capsys):
+def test_classify_rejects_changed_model(tiny_cli_environment, tmp_path, capsys):
     photos = tiny_cli_environment()
     folder = tmp_path / "mirror" / hub_cache_folder_name("https://tfhub.dev/ccs-transfer-tests/tiny/classification/1")
     with open(first_file(folder), "ab") as stream:

@@ -6,9 +6,14 @@
    mismatch) stops here with one message.
 2. ``jupyter-book build`` runs into ``_build/.staging`` with Sphinx warnings
    treated as errors and every page executed (or read from the execution cache
-   of this build's fingerprint).
+   of this build's fingerprint). When a cell raises or times out, the build
+   fails and names the page and the exception or timeout on one line.
 3. Only a successful build replaces ``_build/html``; a failed one leaves the
-   last good site in place.
+   last good site in place. Steps 2 and 3 hold ``_build/.build.lock``, so a
+   second build started meanwhile waits for the first.
+
+``--skip-prepare`` leaves out step 1, for books that do not read the edition's
+model or data, such as the fixture books of the tests.
 """
 
 from __future__ import annotations
@@ -113,8 +118,9 @@ _CELL_TIMEOUT = re.compile(r"A cell timed out while it was being executed, after
 _TRACEBACK_HEADER = re.compile(r"^(?P<name>[A-Za-z_][\w.]*)\s+Traceback \(most recent call last\)\s*$")
 
 
+# Limitation: the page and its cause are read from the output lines of MyST-NB 1.4 and nbclient 0.10; other versions may word them otherwise, and then only the generic failure line is printed.
 class BuildOutputScanner:
-    """Reads the output of ``jupyter-book build`` line by line and collects the pages that failed to execute.
+    """Reader of ``jupyter-book build`` output that collects, line by line, the pages that failed to execute.
 
     With ``nb_execution_raise_on_error: true`` the build stops at the first
     failing page, and jupyter-book's last line names no page. The page comes
@@ -214,25 +220,41 @@ def run_jupyter_book(
 @contextlib.contextmanager
 def _build_folder_locked(build_dir: Path) -> Iterator[None]:
     """Hold ``<build_dir>/.build.lock`` so that two builds never write one staging folder and site at once."""
-    build_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(build_dir / ".build.lock"))
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        logger.info("Another build is using %s; waiting for it to finish (lock %s).", build_dir, lock.lock_file)
-        lock.acquire()
+        build_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            logger.info("Another build is using %s, so this build waits for it to finish (lock %s).", build_dir, lock.lock_file)
+            lock.acquire()
+    except OSError as error:
+        raise EditionError(
+            f"Cannot create the build folder lock {lock.lock_file}: {error.strerror or error}.",
+            "set EDITION_BUILD_DIR to a writable folder.",
+        ) from None
     try:
         yield
     finally:
         lock.release()
 
 
+def _publish_or_raise(staged_html: Path, site: Path) -> None:
+    try:
+        publish(staged_html, site)
+    except OSError as error:
+        raise EditionError(
+            f"Publishing {staged_html} to {site} failed: {error.strerror or error}.",
+            f"free disk space or make {site.parent} writable, then run the build again.",
+        ) from None
+
+
 def _report_failed_build(status: int, failures: list[PageFailure], site: Path) -> None:
     for failure in failures:
         print(f"error: {failure.message()}", file=sys.stderr)
-    kept = f"{site} still holds the last good build" if site.is_dir() else f"nothing was published to {site}"
+    site_state = f"{site} still holds the last good build" if site.is_dir() else f"nothing was published to {site}"
     where = "" if failures else " See the messages above for the failing page or warning."
-    print(f"error: the book build failed (exit {status}), so {kept}.{where}", file=sys.stderr)
+    print(f"error: the book build failed (exit {status}), so {site_state}.{where}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -270,20 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     staging = settings.build_dir / ".staging"
     site = settings.build_dir / "html"
     scanner = BuildOutputScanner(arguments.source)
-    with _build_folder_locked(settings.build_dir):
-        status = run_jupyter_book(arguments.source, staging, environment, scanner=scanner)
-        if status != 0:
-            _report_failed_build(status, scanner.failures(), site)
-            return 1
-        try:
-            publish(staging / "_build" / "html", site)
-        except OSError as error:
-            print(
-                f"error: publishing {staging / '_build' / 'html'} to {site} failed: {error}. "
-                f"Fix: free disk space or make {settings.build_dir} writable, then run the build again.",
-                file=sys.stderr,
-            )
-            return 1
+    try:
+        with _build_folder_locked(settings.build_dir):
+            status = run_jupyter_book(arguments.source, staging, environment, scanner=scanner)
+            if status != 0:
+                _report_failed_build(status, scanner.failures(), site)
+                return 1
+            _publish_or_raise(staging / "_build" / "html", site)
+    except EditionError as error:
+        if arguments.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     logger.info("Built %s (fingerprint %s).", site, fingerprint or "none, --skip-prepare")
     return 0
 

@@ -79,22 +79,25 @@ def _one_line(text: str) -> str:
 # --- classify -------------------------------------------------------------------------
 
 
-def _expand_inputs(inputs: list[str], output: _Output) -> tuple[list[Path], int]:
-    """Expand files and folders into image paths; return them with the number of rejected inputs."""
+def _expand_inputs(inputs: list[str]) -> tuple[list[Path], list[ImageError]]:
+    """Expand files and folders into image paths, each once, and return them with the errors for empty folders."""
     from .images import IMAGE_SUFFIXES, iter_image_files
 
     paths: dict[str, Path] = {}
-    rejected = 0
+    empty_folders = []
     for named in inputs:
         found = list(iter_image_files(named))
         if Path(named).is_dir() and not found:
             suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-            output.error(f"{named}: the folder contains no image files (looked for {suffixes}, hidden files skipped).")
-            rejected += 1
+            empty_folders.append(ImageError(
+                named,
+                "the folder contains no image files.",
+                f"name a folder with files ending in {suffixes} (hidden files and folders are skipped).",
+            ))
             continue
         for path in found:
             paths.setdefault(str(path), path)
-    return list(paths.values()), rejected
+    return list(paths.values()), empty_folders
 
 
 def _prediction_records(predictions) -> list[dict[str, Any]]:
@@ -116,10 +119,10 @@ def _print_classification(output: _Output, path: Path, sha256: str, model_id: st
     output.out("\n".join(lines))
 
 
-def _reject(output: _Output, path: Path, error: ImageError, as_json: bool) -> None:
+def _reject(output: _Output, error: ImageError, as_json: bool) -> None:
     output.error(_one_line(str(error)))
     if as_json:
-        output.out(json.dumps({"path": str(path), "error": error.reason, "fix": error.fix}, ensure_ascii=False))
+        output.out(json.dumps({"path": error.path, "error": error.reason, "fix": error.fix}, ensure_ascii=False))
 
 
 def _command_classify(arguments: argparse.Namespace) -> int:
@@ -135,27 +138,30 @@ def _command_classify(arguments: argparse.Namespace) -> int:
     spec = get_model_spec(settings.model, load_registry(settings.registry))
 
     output = _Output()
-    paths, rejected = _expand_inputs(arguments.inputs, output)
+    paths, empty_folders = _expand_inputs(arguments.inputs)
+    for error in empty_folders:
+        _reject(output, error, arguments.json)
+    rejected = len(empty_folders)
     edition = None
     classified = 0
 
     from tqdm.auto import tqdm
 
     # disable=None lets tqdm hide the bar when stderr is not a terminal.
-    show_bar = None if len(paths) > PROGRESS_MIN_PHOTOS else True
-    with tqdm(paths, desc="classifying", unit="photo", file=sys.stderr, disable=show_bar, leave=False) as bar:
+    disable_bar = None if len(paths) > PROGRESS_MIN_PHOTOS else True
+    with tqdm(paths, desc="classifying", unit="photo", file=sys.stderr, disable=disable_bar, leave=False) as bar:
         output.bar = None if bar.disable else bar
         for path in bar:
             try:
                 photo = load_photo(path, max_pixels=settings.max_image_pixels)
                 sha256 = sha256_file(path)
             except ImageError as error:
-                _reject(output, path, error, arguments.json)
+                _reject(output, error, arguments.json)
                 rejected += 1
                 continue
             except OSError as error:
                 # The file changed or vanished between decoding and hashing.
-                _reject(output, path, ImageError(path, f"the file cannot be read ({error.strerror or error})."), arguments.json)
+                _reject(output, ImageError(path, f"the file cannot be read ({error.strerror or error})."), arguments.json)
                 rejected += 1
                 continue
             if edition is None:
@@ -317,6 +323,7 @@ def _command_provenance(arguments: argparse.Namespace) -> int:
 
 
 # Scalar fields that ``diff`` compares: (name shown, path of keys in provenance.json).
+# Limitation: results of the evidence pages, and the comparison page's per-model top-5, are not compared.
 DIFF_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model.id", ("model", "id")),
     ("model.source", ("model", "source")),
@@ -563,7 +570,11 @@ class _StderrHandler(logging.StreamHandler):
 @contextlib.contextmanager
 def _package_logging(debug: bool, verbose: bool) -> Iterator[None]:
     """Send the package's log records to stderr as plain messages, restoring the previous setup afterwards."""
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    level = logging.WARNING
+    if verbose:
+        level = logging.INFO
+    if debug:
+        level = logging.DEBUG
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     package_logger = logging.getLogger("ccs_transfer")

@@ -116,12 +116,15 @@ def _model_id_of(handle: str, settings: Settings) -> str | None:
 def _unavailable(handle: str, settings: Settings, reason: str) -> ModelUnavailableError:
     model_id = _model_id_of(handle, settings)
     model = f" of the model {model_id!r}" if model_id else ""
-    stage_command = f"ccs-transfer stage {model_id or '<model id>'} --models-dir DIR"
+    if handle_kind(handle) == "hub":
+        stage_command = f"ccs-transfer stage {model_id or '<model id>'} --models-dir DIR"
+        fix = f"stage it once on a machine with network (`{stage_command}`) and set EDITION_MODELS_DIR=DIR, "
+    else:
+        fix = "correct the SavedModel folder of this handle in the model registry, "
     return ModelUnavailableError(
         f"The handle {handle!r}{model} cannot be resolved: {_one_line(reason)}. "
         f"Available here: {_available_summary(settings)}.",
-        f"stage it once on a machine with network (`{stage_command}`), then set EDITION_MODELS_DIR=DIR; "
-        "or choose an available model with MODEL=<id>.",
+        fix + "or choose an available model with MODEL=<id>.",
     )
 
 

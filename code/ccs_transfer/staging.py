@@ -89,6 +89,7 @@ def staging_not_needed(spec: ModelSpec) -> str | None:
 
 def hub_resolver(handle: str, download_dir: Path) -> Path:
     """Download ``handle`` with ``hub.resolve``, with TFHUB_CACHE_DIR pointed at ``download_dir``."""
+    # Limitation: tests run this only against a stubbed hub.resolve; no real tfhub.dev or Kaggle download has gone through it.
     return download_with_hub(handle, cache_dir=download_dir)
 
 
@@ -131,6 +132,7 @@ def stage_model(
             "choose a writable folder with --models-dir or EDITION_MODELS_DIR.",
         ) from None
 
+    # Limitation: only the primary handles are staged; alternative_handles (Kaggle addresses) are not tried when a download fails.
     handles = {spec.classifier_handle: "classification", spec.feature_vector_handle: "feature_vector"}
     staged = []
     for handle, kind in handles.items():
@@ -175,7 +177,10 @@ def _stage_handle(spec: ModelSpec, handle: str, kind: str, models_dir: Path, res
 
     verified = find_staged(handle, models_dir)
     if verified is None or verified.sha256 != sha256:
-        raise IntegrityError(f"The staged copy of {handle} in {models_dir / folder_name} did not verify after staging.")
+        raise IntegrityError(
+            f"The staged copy of {handle} in {models_dir / folder_name} does not match its hash right after staging.",
+            "check that no other process writes to the mirror folder, then stage again.",
+        )
     return StagedHandle(handle, kind, verified.path, sha256, staged_at)
 
 

@@ -23,7 +23,14 @@ from tqdm.auto import tqdm
 
 from .determinism import seed_everything
 from .tf_runtime import load_tensorflow
-from .vector_cache import DAMAGED_NPZ_ERRORS, preprocessing_fingerprint, remove_leftover_temporaries, source_fingerprint, write_npz_atomically
+from .vector_cache import (
+    DAMAGED_NPZ_ERRORS,
+    holding_cache_lock,
+    preprocessing_fingerprint,
+    remove_leftover_temporaries,
+    source_fingerprint,
+    write_npz_atomically,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -151,14 +158,13 @@ def head_cache_lock(path: Path) -> FileLock:
     The lock is one object per path in a process, so a holder can take it again
     (``load_or_fit_training_result`` saves while holding it).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(path) + ".lock", is_singleton=True)
 
 
 def save_training_result(result: TrainingResult, path: Path) -> None:
     """Write the result atomically to ``path`` (.npz), holding the path's lock."""
     meta = {"epochs": result.epochs, "seed": result.seed, "validation_accuracy": result.validation_accuracy}
-    with head_cache_lock(path):
+    with holding_cache_lock(head_cache_lock(path), path):
         remove_leftover_temporaries(path)
         write_npz_atomically(
             path,
@@ -195,7 +201,7 @@ def load_or_fit_training_result(path: Path, fit: Callable[[], TrainingResult]) -
     The path's lock is held from the lookup to the save, so when two builds need
     the same head at once, one trains it and the other loads the saved result.
     """
-    with head_cache_lock(path):
+    with holding_cache_lock(head_cache_lock(path), path):
         cached = load_training_result(path)
         if cached is not None:
             return cached

@@ -16,6 +16,7 @@ cache was filled by this commit or an earlier one.
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import logging
 import os
@@ -24,10 +25,12 @@ import zipfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 from filelock import FileLock
+
+from .errors import EditionError
 
 logger = logging.getLogger(__name__)
 
@@ -72,26 +75,59 @@ def source_fingerprint(modules: Iterable[str], libraries: Iterable[str]) -> str:
     return digest.hexdigest()[:12]
 
 
+# Limitation: the fingerprint does not cover the CPU, and TensorFlow's oneDNN kernels pick code paths by instruction set, so a cache copied from another machine can hold vectors that differ in the low bits.
 @lru_cache(maxsize=1)
 def preprocessing_fingerprint() -> str:
     """Return the fingerprint of the photo preprocessing code and libraries of this installation."""
     return source_fingerprint(PREPROCESSING_MODULES, PREPROCESSING_LIBRARIES)
 
 
+class CacheWriteError(EditionError):
+    """A cache file under EDITION_CACHE_DIR cannot be locked or written."""
+
+
+def _write_failed(path: Path, error: OSError) -> CacheWriteError:
+    return CacheWriteError(
+        f"Cannot write the cache file {path}: {error.strerror or error}.",
+        "free disk space, or set EDITION_CACHE_DIR to a writable folder.",
+    )
+
+
+@contextlib.contextmanager
+def holding_cache_lock(lock: FileLock, path: Path) -> Iterator[None]:
+    """Hold ``lock`` of the cache file ``path``; a lock that cannot be created raises :class:`CacheWriteError`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock.acquire()
+    except OSError as error:
+        raise _write_failed(path, error) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def write_npz_atomically(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as ``path`` (.npz) through a synced temporary file renamed into place.
 
     The temporary file is named ``<path name>*.tmp`` in the same folder, so a
-    process killed before the rename leaves that file and never a partial ``path``.
+    process killed before the rename leaves that file and never a partial
+    ``path``. A failed write raises :class:`CacheWriteError` and leaves ``path`` as it was.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, temporary = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise _write_failed(path, error) from None
     try:
         with os.fdopen(descriptor, "wb") as stream:
             np.savez(stream, **arrays)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise _write_failed(path, error) from None
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
@@ -146,8 +182,7 @@ class VectorCache:
         """Add ``new_vectors`` to the cache file atomically."""
         if not new_vectors:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        with holding_cache_lock(self._lock, self.path):
             remove_leftover_temporaries(self.path)
             merged = self.load()
             merged.update(new_vectors)

@@ -2,9 +2,9 @@
 
 A duplicate pair with one file on each side of the split means the head is
 validated on a photo it was trained on. A photo filed under two classes
-gets one feature vector (the cache is keyed by content), so the head gives
-both copies the same answer and at most one of the two labels can be
-counted as correct.
+gets one feature vector (the cache is keyed by content), so the head
+predicts the same class for both copies and at most one of the two labels
+can be counted as correct.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def related_pairs(audit: CollectionAudit, split: Mapping[str, str]) -> list[Rela
 
 @dataclass(frozen=True)
 class FiledCopy:
-    """One file of a photo filed under several classes, with the head's answer for it."""
+    """One file of a photo filed under several classes, with the head's prediction for it."""
 
     path: str
     filed_under: str
@@ -79,14 +79,14 @@ class FiledCopy:
         return self.predicted == self.filed_under
 
 
-def head_answers_for_groups(
+def head_predictions_for_groups(
     groups: Sequence[DuplicateGroup],
     photos: Sequence[Photo],
     probabilities: np.ndarray,
     class_names: Sequence[str],
     split: Mapping[str, str],
 ) -> list[tuple[FiledCopy, ...]]:
-    """Return, for each group, every file with its folder, split and the head's answer.
+    """Return, for each group, every file with its folder, split and the head's prediction.
 
     ``probabilities`` [len(photos), classes] are the head's outputs for
     ``photos``; each group path must be one of those photos.

@@ -65,7 +65,7 @@ def vocabulary_groups_chart(audit: VocabularyAudit) -> Figure:
 
 
 def variant_inputs_figure(inputs: Sequence[np.ndarray], outcomes: Sequence[VariantOutcome], title: str, columns: int = 5) -> Figure:
-    """Show the input each variant makes of one photo, captioned with the classifier's first answer."""
+    """Show the input each variant makes of one photo, captioned with the classifier's top-1 label."""
     if len(inputs) != len(outcomes):
         raise ValueError(f"{len(inputs)} inputs for {len(outcomes)} outcomes.")
     rows = int(np.ceil(len(inputs) / columns))
@@ -76,8 +76,9 @@ def variant_inputs_figure(inputs: Sequence[np.ndarray], outcomes: Sequence[Varia
         axis.imshow(pixels)
         axis.set_title(f"{outcome.variant.title}\n{outcome.top1.label} {percent(outcome.top1.probability)}", fontsize=8)
     figure.suptitle(title)
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
     alt = (
-        f"{title}. Grid of {len(inputs)} model inputs made from the same photo; under each, the classifier's first answer: "
+        f"{title}. Grid of {len(inputs)} model inputs made from the same photo; under each, the classifier's top-1 label: "
         + "; ".join(f"{outcome.variant.title}: {outcome.top1.label} {percent(outcome.top1.probability)}" for outcome in outcomes)
         + "."
     )

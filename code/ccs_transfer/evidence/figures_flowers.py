@@ -26,14 +26,18 @@ def _tidy(axis) -> None:
     axis.spines[["top", "right"]].set_visible(False)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def _group_legend(figure, used_groups: Sequence[str]) -> None:
     ordered = [group for group in GROUPS if group in used_groups]
     handles = [plt.Rectangle((0, 0), 1, 1, color=GROUP_COLOURS[group]) for group in ordered]
     figure.legend(handles, [GROUP_TITLES[group] for group in ordered], loc="lower center", ncol=min(3, len(ordered)), fontsize=8)
 
 
-def imagenet_answers_figure(views: Sequence[FlowerClassView]) -> Figure:
-    """Draw, per flower class, the most frequent ImageNet first answers, coloured by vocabulary group."""
+def imagenet_top1_figure(views: Sequence[FlowerClassView]) -> Figure:
+    """Draw, per flower class, the most frequent ImageNet top-1 labels, coloured by vocabulary group."""
     figure, axes = plt.subplots(len(views), 1, figsize=(7.2, 1.75 * len(views) + 0.8), squeeze=False)
     used_groups: set[str] = set()
     descriptions = []
@@ -44,7 +48,7 @@ def imagenet_answers_figure(views: Sequence[FlowerClassView]) -> Figure:
         for bar, count in zip(bars, counts):
             axis.text(bar.get_width() + 0.5, bar.get_y() + bar.get_height() / 2, str(count), va="center", fontsize=8)
         axis.set_title(
-            f"{view.flower_class}: {view.photo_count} photos, {view.distinct_labels} different first answers",
+            f"{view.flower_class}: {view.photo_count} photos, {view.distinct_labels} different top-1 labels",
             fontsize=9, loc="left",
         )
         axis.set_xlim(0, max([view.photo_count * 0.6] + [count * 1.15 for count in counts]))
@@ -55,11 +59,11 @@ def imagenet_answers_figure(views: Sequence[FlowerClassView]) -> Figure:
             f"{view.flower_class} ({view.photo_count} photos): "
             + ", ".join(f"{answer.label} {answer.count} ({answer.group})" for answer in view.top_labels)
         )
-    axes[-1, 0].set_xlabel("validation photos with this first answer")
+    axes[-1, 0].set_xlabel("validation photos with this top-1 label")
     _group_legend(figure, sorted(used_groups))
     figure.tight_layout(rect=(0, 0.07, 1, 1))
     alt = (
-        f"{len(views)} bar charts, one per flower class, of the most frequent first answers of the ImageNet classifier "
+        f"{len(views)} bar charts, one per flower class, of the most frequent top-1 labels of the ImageNet classifier "
         "on the validation photos, coloured by vocabulary group. " + "; ".join(descriptions) + "."
     )
     return Figure(figure, alt)
@@ -113,6 +117,7 @@ def mistakes_figure(
             fontsize=7.5,
         )
     figure.suptitle("The head's most confident mistakes")
+    figure.tight_layout(rect=(0, 0, 1, 0.95))
     alt = f"Grid of the {len(images)} validation photos on which the head was most confident and wrong: " + "; ".join(captions) + "."
     return Figure(figure, alt)
 
@@ -131,7 +136,7 @@ def pca_scatter(coordinates: np.ndarray, labels: Sequence[int], class_names: Seq
         )
         if len(members):
             centre = members.mean(axis=0)
-            descriptions.append(f"{name}: {len(members)} points centred at ({centre[0]:.2f}, {centre[1]:.2f})")
+            descriptions.append(f"{name}: {_count(len(members), 'point')} centred at ({centre[0]:.2f}, {centre[1]:.2f})")
     axis.set_xlabel(f"first principal component ({percent(explained[0])} of the variance)")
     axis.set_ylabel(f"second principal component ({percent(explained[1])})")
     axis.set_title(f"Frozen feature vectors of {subject}, projected with PCA")
@@ -177,5 +182,6 @@ def captioned_photos_figure(images: Sequence[np.ndarray], captions: Sequence[str
         axis.imshow(pixels)
         axis.set_title(caption, fontsize=7.5)
     figure.suptitle(title)
-    alt = f"{title}. {len(images)} photos: " + "; ".join(caption.replace("\n", " ") for caption in captions) + "."
+    figure.tight_layout(rect=(0, 0, 1, 0.92))
+    alt = f"{title}. {_count(len(images), 'photo')}: " + "; ".join(caption.replace("\n", " ") for caption in captions) + "."
     return Figure(figure, alt)

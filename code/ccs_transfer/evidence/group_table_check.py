@@ -3,7 +3,7 @@
 The book reads ``data/imagenet_groups.csv`` and needs no WordNet. Where
 Debian's ``wordnet-base`` is installed, :func:`check_group_table` derives the
 table again with :mod:`.wordnet_groups` and lists the rows that differ, so a
-page can say whether the table it shows still follows from its rule.
+page can state whether the table it shows still follows from its rule.
 """
 
 from __future__ import annotations

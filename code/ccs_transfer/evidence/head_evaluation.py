@@ -1,4 +1,4 @@
-"""What the trained flower head gets right and wrong, from its logits on labelled photos."""
+"""Evaluation of the trained flower head from its logits on labelled photos: accuracy, confusions, mistakes."""
 
 from __future__ import annotations
 

@@ -1,9 +1,8 @@
 """The flower photos as the ImageNet classifier names them, before any head is trained.
 
 For each flower class, :func:`view_through_imagenet` counts the classifier's
-first answers (top-1 labels), sorts them into the vocabulary groups of
-:mod:`.vocabulary`, and counts how often the answer is a class that names
-that flower. What counts as naming the flower is the data in
+top-1 labels, sorts them into the vocabulary groups of :mod:`.vocabulary`,
+and counts how often the top-1 label is a class that names that flower. What counts as naming the flower is the data in
 :data:`NAMED_FLOWER_CLASSES`, not a judgment made per photo.
 """
 
@@ -34,8 +33,8 @@ BACKGROUND_GROUP = "other"
 
 
 @dataclass(frozen=True)
-class FrequentAnswer:
-    """One ImageNet label that is the first answer for ``count`` photos of a flower class."""
+class FrequentLabel:
+    """One ImageNet label that is the top-1 label of ``count`` photos of a flower class."""
 
     index: int
     label: str
@@ -45,11 +44,11 @@ class FrequentAnswer:
 
 @dataclass(frozen=True)
 class FlowerClassView:
-    """The classifier's first answers for the photos of one flower class."""
+    """Summary of the classifier's top-1 labels for the photos of one flower class."""
 
     flower_class: str
     photo_count: int
-    top_labels: tuple[FrequentAnswer, ...]
+    top_labels: tuple[FrequentLabel, ...]
     group_counts: dict[str, int]
     named_classes: tuple[int, ...]
     named_top1_count: int
@@ -94,7 +93,7 @@ def view_through_imagenet(
     top_n: int = 5,
     named_classes: Mapping[str, tuple[int, ...]] = NAMED_FLOWER_CLASSES,
 ) -> list[FlowerClassView]:
-    """Summarise the classifier's answers [N, outputs] per flower class, in the order of ``class_names``.
+    """Summarise the classifier's logits [N, outputs] per flower class, in the order of ``class_names``.
 
     ``named_classes`` uses ImageNet-1k indices; a flower class missing from
     it has no naming class.
@@ -122,7 +121,7 @@ def view_through_imagenet(
                 flower_class=class_name,
                 photo_count=int(rows.size),
                 top_labels=tuple(
-                    FrequentAnswer(index, vocabulary[index], groups[index], count)
+                    FrequentLabel(index, vocabulary[index], groups[index], count)
                     for index, count in sorted(answers.items(), key=lambda item: (-item[1], item[0]))[:top_n]
                 ),
                 group_counts=dict(Counter(groups[index] for index in top1[rows]).most_common()),
@@ -135,18 +134,18 @@ def view_through_imagenet(
     return views
 
 
-def answers_of_label(logits: np.ndarray, flower_labels: Sequence[int], output: int) -> Counter[int]:
-    """Count, per flower class index, the photos whose first answer is ``output``."""
+def count_top1_by_class(logits: np.ndarray, flower_labels: Sequence[int], output: int) -> Counter[int]:
+    """Count, per flower class index, the photos whose top-1 output is ``output``."""
     top1 = np.asarray(logits).argmax(axis=1)
     labels = np.asarray(flower_labels, dtype=np.int64)
     return Counter(int(label) for label in labels[top1 == output])
 
 
 def named_accuracy(views: Sequence[FlowerClassView]) -> float:
-    """Return the share of all photos whose first answer names their own flower.
+    """Return the share of all photos whose top-1 label names their own flower.
 
-    This is the accuracy the classifier reaches on the five classes when each
-    ImageNet answer counts as right only if :data:`NAMED_FLOWER_CLASSES`
+    This is the accuracy the classifier reaches on the five classes when a
+    top-1 label counts as correct only if :data:`NAMED_FLOWER_CLASSES`
     lists it for the photo's class.
     """
     total = sum(view.photo_count for view in views)

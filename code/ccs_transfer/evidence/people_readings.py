@@ -1,4 +1,4 @@
-"""What photographs of people become in a classifier's label vocabulary.
+"""Top-k labels of photographs of people, each tagged with its vocabulary group.
 
 The classifier enters as two callables: ``to_batch`` turns a PIL image into
 a batch of one, and ``predict_logits`` maps a batch to logits. Each of the

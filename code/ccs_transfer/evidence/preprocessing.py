@@ -2,8 +2,8 @@
 
 A variant either squashes the whole photo to a square with one of Pillow's
 resampling filters, as the tutorial does, or keeps the aspect ratio and cuts
-out a centred square that covers ``crop_fraction`` of the shorter side, as
-ImageNet evaluation scripts do (0.875 is the common reference value).
+out a centred square. That square covers ``crop_fraction`` of the shorter
+side, as in ImageNet evaluation scripts, where 0.875 is the common value.
 :func:`classify_variants` runs every variant of every copy of a photo
 through a classifier given as a plain callable, so this module needs no
 TensorFlow.
@@ -156,7 +156,7 @@ def probability_matrix(outcomes: Sequence[VariantOutcome], class_indices: Sequen
 
 
 def top1_counts(outcomes: Sequence[VariantOutcome]) -> Counter[str]:
-    """Count how often each label is the first answer across ``outcomes``."""
+    """Count how often each label is the top-1 label across ``outcomes``."""
     return Counter(outcome.top1.label for outcome in outcomes)
 
 

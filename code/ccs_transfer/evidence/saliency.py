@@ -1,7 +1,7 @@
 """Gradient saliency maps, and tools to compare and describe attribution maps.
 
-A gradient map asks how fast one class score changes when single pixels
-change. ``gradient_function`` maps a batch ``[B, H, W, 3]`` in ``[0, 1]``
+A gradient map measures how fast one class score changes when single
+pixels change. ``gradient_function`` maps a batch ``[B, H, W, 3]`` in ``[0, 1]``
 to the gradient of the class score with respect to that batch, same shape;
 :func:`keras_logit_gradient` builds one from a Keras model with TensorFlow,
 which it imports only when called.
@@ -118,7 +118,7 @@ def keras_logit_gradient(model, class_index: int) -> Callable[[np.ndarray], np.n
 
 
 class MemoizedPredictor:
-    """Wrap a batch predictor so that a batch seen before is answered from memory.
+    """Wrap a batch predictor so that a batch seen before is returned from memory.
 
     Occlusion maps of several classes of one image send identical batches;
     with this wrapper the model runs once per batch. Batches are recognised
@@ -168,7 +168,7 @@ def top_fraction_shared(first: np.ndarray, second: np.ndarray, fraction: float =
 
 
 def describe_position(y: int, x: int, patch: int, height: int, width: int) -> str:
-    """Name the ninth of the image that holds the centre of a patch, e.g. "upper third, centre"."""
+    """Name the ninth of the image that contains the centre of a patch, e.g. "upper third, centre"."""
     if not (0 <= y <= height - patch and 0 <= x <= width - patch):
         raise ValueError(f"a {patch}-pixel patch at (y={y}, x={x}) does not fit a {height} x {width} image.")
     centre_y = y + patch / 2

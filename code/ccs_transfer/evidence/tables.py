@@ -16,7 +16,7 @@ def _cell(value: Any) -> str:
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> str:
-    """Render a pipe table; ``align`` holds one of "left", "right" or "center" per column."""
+    """Render a pipe table. ``align`` gives "left", "right" or "center" for each column."""
     if not headers:
         raise ValueError("a table needs at least one column.")
     for number, row in enumerate(rows, start=1):
