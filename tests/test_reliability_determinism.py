@@ -154,12 +154,6 @@ def test_vectors_identical_across_runs_of_one_batching(lite0_edition, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="TensorFlow 2.21's oneDNN kernels give a batch of one photo other low bits (about 2e-6) than a batch of two "
-    "or more, and features.batched_model_outputs runs a lone missing photo as a batch of one; padding such a batch "
-    "to two rows would make this pass",
-)
 def test_vectors_independent_of_cache_state(lite0_edition, tmp_path):
     from ccs_transfer.features import batched_model_outputs
 

@@ -115,3 +115,37 @@ def test_grace_hopper_copies(data_mirror, tmp_path):
     assert [c.name for c in copies] == ["matplotlib", "tutorial"]
     assert copies[0].sha256 == "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130"
     assert copies[1].sha256 == "e25eff3a01f40278ab93e74207892707fa5be871a2b16f23ba5e42a9738804f2"
+
+
+def test_folder_named_like_photo_rejected(tmp_path):
+    mirror = make_mirror(tmp_path)
+    (mirror / "flower_photos" / "cats" / "odd.jpg").mkdir()
+    with pytest.raises(DataDirectoryError, match="odd.jpg has a photo's name but is not a file"):
+        load_flower_collection(Settings(data_dir=mirror, cache_dir=tmp_path))
+
+
+def test_unreadable_photo_named(tmp_path, monkeypatch):
+    mirror = make_mirror(tmp_path)
+    import ccs_transfer.datasets as datasets_module
+
+    def refuse(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(datasets_module, "sha256_file", refuse)
+    with pytest.raises(DataDirectoryError, match="Cannot read the photo .*0.jpg: Permission denied"):
+        load_flower_collection(Settings(data_dir=mirror, cache_dir=tmp_path))
+
+
+def test_publish_restores_site_after_killed_swap(tmp_path):
+    from ccs_transfer.build import publish
+
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "index.html").write_text("new")
+    target = tmp_path / "html"
+    outgoing = tmp_path / "html.outgoing"
+    outgoing.mkdir()
+    (outgoing / "index.html").write_text("last good")
+    publish(staged, target)
+    assert (target / "index.html").read_text() == "new"
+    assert not outgoing.exists()

@@ -82,6 +82,10 @@ def publish(staged_html: Path, target: Path) -> None:
     """Replace ``target`` with a copy of ``staged_html``, never leaving it half-written."""
     incoming = target.with_name(target.name + ".incoming")
     outgoing = target.with_name(target.name + ".outgoing")
+    if outgoing.exists() and not target.exists():
+        # An earlier publish was killed between its two renames: the last good
+        # site is in ``outgoing``, so put it back before anything is deleted.
+        outgoing.rename(target)
     shutil.rmtree(incoming, ignore_errors=True)
     shutil.rmtree(outgoing, ignore_errors=True)
     shutil.copytree(staged_html, incoming)

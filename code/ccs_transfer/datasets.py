@@ -86,6 +86,15 @@ def _check_inside(path: Path, root: Path) -> None:
             )
 
 
+def _hash_photo(path: Path) -> str:
+    try:
+        return sha256_file(path)
+    except OSError as error:
+        raise DataDirectoryError(
+            f"Cannot read the photo {path}: {error.strerror or error}.", "check its permissions, or remove it."
+        ) from None
+
+
 def _download_flowers() -> Path:
     from .tf_runtime import load_tensorflow
 
@@ -127,8 +136,10 @@ def load_flower_collection(settings: Settings) -> FlowerCollection:
             if path.name.startswith(".") or path.suffix.lower() not in PHOTO_SUFFIXES:
                 continue
             _check_inside(path, root)
+            if not path.is_file():
+                raise DataDirectoryError(f"{path} has a photo's name but is not a file.", "move or rename it.")
             relative = path.relative_to(root).as_posix()
-            photos.append(Photo(path, relative, label_index, sha256_file(path)))
+            photos.append(Photo(path, relative, label_index, _hash_photo(path)))
     if not photos:
         raise DataDirectoryError(f"{root} has class folders but no photos.", _LAYOUT_HELP)
     if manifest_path is not None:

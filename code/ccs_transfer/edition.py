@@ -26,7 +26,7 @@ from .model_sources import ResolvedModel, resolve_handle
 from .registry import ModelSpec, get_model_spec
 from .settings import Settings, current_settings
 from .tf_runtime import load_tensorflow
-from .training import TrainingResult, fit_head_on_features, head_cache_key, load_training_result, new_classification_head, save_training_result
+from .training import TrainingResult, fit_head_on_features, head_cache_key, load_or_fit_training_result, new_classification_head
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ class Edition:
         resolved = self.classifier if which == "classification" else self.feature_vector
         return hub.KerasLayer(str(resolved.path), input_shape=self.image_shape + (3,), **kwargs)
 
+    @property
+    def classifier_model(self):
+        """The ImageNet classifier as ``tf.keras.Sequential([hub.KerasLayer(...)])``, built once per edition."""
+        return self._classifier_model
+
     @cached_property
     def _classifier_model(self):
         keras = load_tensorflow().keras
@@ -98,7 +103,10 @@ class Edition:
         return self._feature_model(batch, training=False).numpy()
 
     def _cache_key(self, kind: str, resolved: ResolvedModel) -> str:
-        return f"{self.spec.id}-{kind}-{resolved.sha256[:16]}-{self.spec.input_size}-resize-whole"
+        # The SavedModel's own hash, where known, so a re-exported model never
+        # reuses vectors of an earlier export of the same weights.
+        model_hash = resolved.details.get("savedmodel_sha256", resolved.sha256)
+        return f"{self.spec.id}-{kind}-{model_hash[:16]}-{self.spec.input_size}-resize-whole"
 
     def flower_feature_vectors(self, photos: list[Photo], progress: bool = True) -> np.ndarray:
         """Return the frozen extractor's feature vector of each photo (cached per model and photo)."""
@@ -122,7 +130,7 @@ class Edition:
 
     def head_cache_path(self) -> Path:
         key = head_cache_key(
-            model=self.spec.id, features=self.feature_vector.sha256, collection=self.flowers.collection_sha256,
+            model=self.spec.id, features=self.feature_vector.details.get("savedmodel_sha256", self.feature_vector.sha256), collection=self.flowers.collection_sha256,
             seed=self.settings.seed, epochs=self.settings.epochs, batch_size=self.settings.batch_size,
             validation_fraction=VALIDATION_FRACTION,
         )
@@ -132,22 +140,23 @@ class Edition:
         """Fit ``head`` on the training photos' feature vectors, or load the identical cached result.
 
         Training is seeded and deterministic, so a cached result is the result
-        this call would compute; it is loaded into ``head`` either way.
+        this call would compute; it is loaded into ``head`` either way. The
+        cache lock makes two builds that need the same head train it once.
         """
-        cached = load_training_result(self.head_cache_path())
-        if cached is None:
+
+        def fit() -> TrainingResult:
             train_features = self.flower_feature_vectors(self.train_photos, progress)
             validation_features = self.flower_feature_vectors(self.validation_photos, progress)
-            result = fit_head_on_features(
+            return fit_head_on_features(
                 head, train_features, labels_of(self.train_photos), validation_features, labels_of(self.validation_photos),
                 epochs=self.settings.epochs, seed=self.settings.seed, batch_size=self.settings.batch_size, progress=progress,
             )
-            save_training_result(result, self.head_cache_path())
-            return result
+
+        result = load_or_fit_training_result(self.head_cache_path(), fit)
         if not head.built:
-            head.build((None, cached.kernel.shape[0]))
-        head.set_weights([cached.kernel, cached.bias])
-        return cached
+            head.build((None, result.kernel.shape[0]))
+        head.set_weights([result.kernel, result.bias])
+        return result
 
     def trained_head(self, progress: bool = False):
         """Return (head layer with trained weights, training result)."""

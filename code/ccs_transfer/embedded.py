@@ -11,7 +11,7 @@ has a ``__call__`` with a ``training`` argument and ``variables`` and
 ``trainable_variables`` attributes, which is what ``hub.KerasLayer`` needs.
 
 Exports are cached in ``<cache_dir>/savedmodels/<variant>-<first 16 hex of the
-weights sha256>/``. An entry is written in a temporary sibling folder and renamed
+weights sha256>-<converter fingerprint>/``. An entry is written in a temporary sibling folder and renamed
 into place with its ``export.json`` written last, so a killed build leaves only a
 ``.partial-*`` folder that no later build loads. A file lock next to the entry
 keeps two builds from exporting the same entry at once.
@@ -20,6 +20,7 @@ keeps two builds from exporting the same entry at once.
 from __future__ import annotations
 
 import datetime
+import functools
 import importlib
 import importlib.metadata
 import json
@@ -264,9 +265,21 @@ def _result(spec: EmbeddedVariant, weights_path: Path, weights_sha256: str, entr
     )
 
 
+@functools.lru_cache(maxsize=1)
+def converter_fingerprint() -> str:
+    """Return a hash of the converter's code and TensorFlow version.
+
+    It is part of the entry name, so a change to the architecture, the weight
+    port or the export gives a new entry instead of reusing an old export.
+    """
+    from .vector_cache import source_fingerprint
+
+    return source_fingerprint(("torch_pickle", "efficientnet_lite", "embedded"), ("tensorflow", "tf-keras"))[:8]
+
+
 def entry_dir_for(variant: str, weights_sha256: str, cache_dir: Path) -> Path:
     """Return the cache entry folder of a variant and weights hash (it may not exist)."""
-    return Path(cache_dir) / SAVEDMODELS_FOLDER / f"{variant}-{weights_sha256[:16]}"
+    return Path(cache_dir) / SAVEDMODELS_FOLDER / f"{variant}-{weights_sha256[:16]}-{converter_fingerprint()}"
 
 
 def ensure_embedded_savedmodels(variant: str, cache_dir: Path | None = None) -> EmbeddedExport:

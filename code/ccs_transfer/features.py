@@ -45,8 +45,15 @@ def batched_model_outputs(
     with tqdm(total=len(missing), desc=description, unit="photo", disable=not progress or not missing) as bar:
         for start in range(0, len(missing), batch_size):
             chunk = missing[start:start + batch_size]
-            batch = np.stack([resize_whole(load_photo(photo.path, max_pixels=max_pixels), input_size, resample=resample) for photo in chunk]).astype(np.float32)
-            outputs = np.asarray(run_batch(batch), dtype=np.float32)
+            pixels = [resize_whole(load_photo(photo.path, max_pixels=max_pixels), input_size, resample=resample) for photo in chunk]
+            if len(pixels) == 1:
+                # TensorFlow 2.21's oneDNN kernels give a batch of one other low
+                # bits (about 2e-6) than any larger batch, so a lone photo runs
+                # twice and keeps its first row; every photo then gets the same
+                # vector whatever the cache already held.
+                pixels.append(pixels[0])
+            batch = np.stack(pixels).astype(np.float32)
+            outputs = np.asarray(run_batch(batch), dtype=np.float32)[: len(chunk)]
             for photo, row in zip(chunk, outputs):
                 computed[photo.sha256] = row
             bar.update(len(chunk))

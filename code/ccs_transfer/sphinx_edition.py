@@ -56,6 +56,12 @@ def _write_provenance(app, exception) -> None:
         return
     folder = records_folder(current_settings())
     merged = merge_records(folder) if folder.is_dir() else {"pages": {}}
+    # Records of pages that are no longer in the book stay on disk; leave them out.
+    built = set(app.env.found_docs)
+    stale = [page for page in merged["pages"] if page not in built and f"book/{page}" not in built]
+    for page in stale:
+        del merged["pages"][page]
+        merged.get("results", {}).pop(page, None)
     target = Path(app.outdir) / "provenance.json"
     temporary = target.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -16,4 +16,11 @@ None of them imports TensorFlow: a model enters only as a plain callable
 - :mod:`.people`: photographs of people that installed packages ship.
 - :mod:`.projection`: 2-D projections (PCA, optional t-SNE) of feature vectors.
 - :mod:`.confusion`: confusion matrix, per-class accuracy, confident mistakes.
+- :mod:`.preprocessing`, :mod:`.saliency`, :mod:`.imagenet_view`,
+  :mod:`.head_evaluation`, :mod:`.audit_split`, :mod:`.people_readings`,
+  :mod:`.professions`, :mod:`.tables`, :mod:`.leading_components`: the
+  experiments of the evidence pages; ``saliency`` imports TensorFlow only
+  inside the function that computes gradients.
+- :mod:`.figures_classifier`, :mod:`.figures_flowers`: their figures, with
+  alt text generated from the data.
 """
