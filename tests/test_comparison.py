@@ -232,11 +232,23 @@ def test_fingerprint_follows_staging(tiny_comparison_settings, tiny_hub_models):
     assert after["tiny_hub"].startswith("available=False; ")
 
 
-def test_registry_only_model_is_rejected(tmp_path, tiny_registry_yaml):
+def test_registry_file_model_is_opened(tmp_path, tiny_hub_models, tiny_registry_yaml, synthetic_flowers):
     registry_path = tmp_path / "models.yml"
     registry_path.write_text(tiny_registry_yaml(), encoding="utf-8")
-    settings = Settings(cache_dir=tmp_path / "cache", registry=registry_path, allow_network=False)
     spec = registry.load_registry(registry_path)["tiny_hub"]
+    sources = {
+        tiny_hub_models.classifier_handle: tiny_hub_models.classifier_1001,
+        tiny_hub_models.feature_vector_handle: tiny_hub_models.feature_vector,
+    }
+    stage_model(spec, tmp_path / "mirror", allow_network=False, resolver=lambda handle, folder: sources[handle])
+    settings = Settings(
+        data_dir=synthetic_flowers, cache_dir=tmp_path / "cache", registry=registry_path,
+        models_dir=(tmp_path / "mirror").resolve(), allow_network=False,
+    )
 
-    with pytest.raises(RegistryError, match="reads only the packaged registry"):
-        comparison.open_model_edition(settings, spec)
+    edition = comparison.open_model_edition(settings, spec)
+
+    assert edition.spec.id == "tiny_hub"
+    assert edition.vocabulary.name == "imagenet1001"
+    assert edition.classifier.source == "staged"
+

@@ -18,6 +18,7 @@ from ccs_transfer.embedded import (
     EmbeddedCacheError,
     EmbeddedExport,
     ensure_embedded_savedmodels,
+    converter_fingerprint,
     entry_dir_for,
     weights_path_for,
 )
@@ -115,7 +116,8 @@ def test_entry_folder_and_record(tmp_path, fake_exporter):
     result = ensure_embedded_savedmodels("efficientnet_lite1", tmp_path)
 
     weights_sha256 = sha256_file(weights_path_for("efficientnet_lite1"))
-    entry = tmp_path / "savedmodels" / f"efficientnet_lite1-{weights_sha256[:16]}"
+    entry = tmp_path / "savedmodels" / f"efficientnet_lite1-{weights_sha256[:16]}-{converter_fingerprint()}"
+    assert len(converter_fingerprint()) == 8
     assert result.classification_dir == entry / "classification"
     assert result.feature_vector_dir == entry / "feature_vector"
     assert result.weights_sha256 == weights_sha256

@@ -44,7 +44,7 @@ logger = logging.getLogger("ccs_transfer.build")
 
 # Modules whose changes cannot change an executed output; editing them does not
 # re-execute the pages.
-_PRESENTATION_ONLY = ("sphinx_", "cli.py", "citation.py", "build.py")
+_PRESENTATION_ONLY = ("sphinx_", "cli.py", "citation.py", "build.py", "staging.py")
 
 
 def package_source_sha256() -> str:
@@ -63,6 +63,8 @@ def package_source_sha256() -> str:
 
 def build_fingerprint(settings: Settings, edition) -> str:
     """Return the key under which this build's executed outputs are cached."""
+    from .comparison import availability_fingerprint
+
     parts = {
         "model": settings.model,
         "classifier_sha256": edition.classifier.sha256,
@@ -73,6 +75,8 @@ def build_fingerprint(settings: Settings, edition) -> str:
         "epochs": settings.epochs,
         "batch_size": settings.batch_size,
         "code": package_source_sha256(),
+        # The comparison page runs every available model, not only the build's.
+        "comparison_models": availability_fingerprint(settings),
     }
     text = json.dumps(parts, sort_keys=True)
     return f"{settings.model}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:16]}"
@@ -282,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
 
             logger.info("Preparing model %s with data from %s.", settings.model, settings.data_dir or "the network")
             edition = prepare(settings)
+            from .comparison import prepare_comparison
+
+            logger.info("Preparing the other available models for the comparison page.")
+            prepare_comparison(settings)
             fingerprint = build_fingerprint(settings, edition)
     except EditionError as error:
         if arguments.debug:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .datasets import PortraitCopy, grace_hopper_copies
-from .errors import IntegrityError, ModelUnavailableError, RegistryError
+from .errors import IntegrityError, ModelUnavailableError
 from .images import load_photo
 from .labels import Prediction, softmax, top_k
 from .model_sources import EMBEDDED_PREFIX, handle_kind, model_availability, read_staged_manifest
@@ -69,32 +69,10 @@ class Comparison:
 
 
 def open_model_edition(settings: Settings, spec: ModelSpec):
-    """Open the edition of ``spec`` with ``open_edition``, and check that it loaded this registry entry.
-
-    Raises:
-        RegistryError: if ``EDITION_REGISTRY`` is set and ``open_edition`` loaded another entry.
-    """
+    """Open the edition of ``spec``: the same settings, with ``spec`` as the model."""
     from .edition import open_edition
 
-    settings = dataclasses.replace(settings, model=spec.id)
-    try:
-        edition = open_edition(settings)
-    except RegistryError:
-        if settings.registry is None:
-            raise
-        raise _registry_not_read(spec, settings) from None
-    if edition.spec != spec:
-        raise _registry_not_read(spec, settings)
-    return edition
-
-
-def _registry_not_read(spec: ModelSpec, settings: Settings) -> RegistryError:
-    # Limitation: edition.open_edition looks models up in the packaged registry, so models that only EDITION_REGISTRY defines are rejected here.
-    return RegistryError(
-        f"The model {spec.id!r} of EDITION_REGISTRY={settings.registry} cannot be loaded: "
-        "the pipeline (edition.open_edition) reads only the packaged registry.",
-        "use a model id of the packaged registry, or unset EDITION_REGISTRY.",
-    )
+    return open_edition(dataclasses.replace(settings, model=spec.id))
 
 
 def imagenet1k_index(vocabulary_name: str, index: int) -> int | None:

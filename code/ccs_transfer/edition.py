@@ -23,7 +23,7 @@ from .features import batched_model_outputs
 from .images import resize_whole
 from .labels import LabelVocabulary, load_vocabulary
 from .model_sources import ResolvedModel, resolve_handle
-from .registry import ModelSpec, get_model_spec
+from .registry import ModelSpec, get_model_spec, load_registry
 from .settings import Settings, current_settings
 from .tf_runtime import load_tensorflow
 from .training import TrainingResult, fit_head_on_features, head_cache_key, load_or_fit_training_result, new_classification_head
@@ -186,7 +186,7 @@ def labels_of(photos: list[Photo]) -> np.ndarray:
 def open_edition(settings: Settings | None = None) -> Edition:
     """Resolve the build's model and label vocabulary."""
     settings = settings or current_settings()
-    spec = get_model_spec(settings.model)
+    spec = get_model_spec(settings.model, load_registry(settings.registry))
     vocabulary = load_vocabulary(spec.labels)
     classifier = resolve_handle(spec.classifier_handle, settings)
     feature_vector = resolve_handle(spec.feature_vector_handle, settings)
