@@ -16,7 +16,6 @@ from PIL import Image
 from ccs_transfer import comparison, registry
 from ccs_transfer.comparison import Comparison, ModelResult, UnavailableModel
 from ccs_transfer.datasets import grace_hopper_copies
-from ccs_transfer.errors import RegistryError
 from ccs_transfer.labels import Prediction
 from ccs_transfer.model_sources import hub_cache_folder_name
 from ccs_transfer.settings import Settings

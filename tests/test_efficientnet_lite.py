@@ -24,6 +24,7 @@ from ccs_transfer.efficientnet_lite import (
 from ccs_transfer.embedded import weights_path_for
 from ccs_transfer.integrity import sha256_file
 from ccs_transfer.torch_pickle import load_legacy_state_dict
+from reference_photo import grace_hopper_unit_rgb, softmax
 
 REFERENCE_PATH = Path(__file__).parent / "data" / "efficientnet_lite_grace_hopper_reference.json"
 # Measured max |port - PyTorch| over the 1000 logits: below 6e-6 (TF 2.21 vs torch 2.13, 2-core x86-64 CPU).
@@ -40,25 +41,6 @@ def state_dicts() -> dict[str, dict[str, np.ndarray]]:
 @pytest.fixture(scope="module")
 def reference() -> dict:
     return json.loads(REFERENCE_PATH.read_text(encoding="utf-8"))
-
-
-def grace_hopper_unit_rgb(size: int, reference: dict) -> np.ndarray:
-    """Return the Grace Hopper photo as the reference script prepared it: shape (1, size, size, 3), [0, 1]."""
-    from matplotlib import cbook
-    from PIL import Image
-
-    path = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    assert sha256_file(path) == reference["image_sha256"], (
-        f"{path} differs from the photo of the reference; rerun tools/make_port_reference.py"
-    )
-    with Image.open(path) as image:
-        resized = image.convert("RGB").resize((size, size), Image.BICUBIC)
-    return (np.asarray(resized, dtype=np.float32) / np.float32(255.0))[None]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits.astype(np.float64) - logits.max())
-    return shifted / shifted.sum()
 
 
 def test_round_filters_matches_lite2_widths():

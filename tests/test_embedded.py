@@ -24,6 +24,7 @@ from ccs_transfer.embedded import (
 )
 from ccs_transfer.errors import ModelUnavailableError
 from ccs_transfer.integrity import sha256_file
+from reference_photo import grace_hopper_unit_rgb, softmax
 
 REFERENCE_PATH = Path(__file__).parent / "data" / "efficientnet_lite_grace_hopper_reference.json"
 # Measured max |SavedModel - PyTorch| over the 1000 logits: below 8e-6 (TF 2.21 vs torch 2.13, 2-core x86-64 CPU).
@@ -256,25 +257,6 @@ def runtime():
     from ccs_transfer.tf_runtime import load_tensorflow
 
     return load_tensorflow()
-
-
-def grace_hopper_unit_rgb(size: int, reference: dict) -> np.ndarray:
-    """Return the Grace Hopper photo as the reference script prepared it: shape (1, size, size, 3), [0, 1]."""
-    from matplotlib import cbook
-    from PIL import Image
-
-    path = Path(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
-    assert sha256_file(path) == reference["image_sha256"], (
-        f"{path} differs from the photo of the reference; rerun tools/make_port_reference.py"
-    )
-    with Image.open(path) as image:
-        resized = image.convert("RGB").resize((size, size), Image.BICUBIC)
-    return (np.asarray(resized, dtype=np.float32) / np.float32(255.0))[None]
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = np.exp(logits.astype(np.float64) - logits.max())
-    return shifted / shifted.sum()
 
 
 def classify(runtime, export: EmbeddedExport, reference: dict) -> np.ndarray:

@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 
 VALIDATION_FRACTION = 0.2
 # The tutorial resizes the Grace Hopper photo with PIL's ``Image.resize`` and no
-# filter argument, which means bicubic; the flower photos go through
+# filter argument, which means bicubic. Its flower photos go through
 # ``image_dataset_from_directory``, which resizes bilinearly.
 CLASSIFIER_RESAMPLE = Image.BICUBIC
 FLOWER_RESAMPLE = Image.BILINEAR
@@ -110,21 +110,18 @@ class Edition:
 
     def flower_feature_vectors(self, photos: list[Photo], progress: bool = True) -> np.ndarray:
         """Return the frozen extractor's feature vector of each photo (cached per model and photo)."""
-        return batched_model_outputs(
-            self.feature_vectors, photos,
-            input_size=self.spec.input_size, batch_size=self.settings.batch_size,
-            cache_folder=self.settings.cache_dir / "vectors", cache_key=self._cache_key("feature_vector", self.feature_vector),
-            description="feature vectors", progress=progress, resample=FLOWER_RESAMPLE,
-            max_pixels=self.settings.max_image_pixels,
-        )
+        return self._cached_photo_outputs(self.feature_vectors, "feature_vector", self.feature_vector, photos, "feature vectors", progress)
 
     def flower_imagenet_logits(self, photos: list[Photo], progress: bool = True) -> np.ndarray:
         """Return the ImageNet classifier's logits for each photo (cached per model and photo)."""
+        return self._cached_photo_outputs(self.classifier_logits, "classification", self.classifier, photos, "ImageNet logits", progress)
+
+    def _cached_photo_outputs(self, run_batch, kind: str, resolved: ResolvedModel, photos: list[Photo], description: str, progress: bool) -> np.ndarray:
         return batched_model_outputs(
-            self.classifier_logits, photos,
+            run_batch, photos,
             input_size=self.spec.input_size, batch_size=self.settings.batch_size,
-            cache_folder=self.settings.cache_dir / "vectors", cache_key=self._cache_key("classification", self.classifier),
-            description="ImageNet logits", progress=progress, resample=FLOWER_RESAMPLE,
+            cache_folder=self.settings.cache_dir / "vectors", cache_key=self._cache_key(kind, resolved),
+            description=description, progress=progress, resample=FLOWER_RESAMPLE,
             max_pixels=self.settings.max_image_pixels,
         )
 

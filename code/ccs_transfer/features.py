@@ -48,8 +48,8 @@ def batched_model_outputs(
             pixels = [resize_whole(load_photo(photo.path, max_pixels=max_pixels), input_size, resample=resample) for photo in chunk]
             if len(pixels) == 1:
                 # TensorFlow 2.21's oneDNN kernels give a batch of one other low
-                # bits (about 2e-6) than any larger batch, so a lone photo runs
-                # twice and keeps its first row; every photo then gets the same
+                # bits (about 2e-6) than any larger batch. So a lone photo runs
+                # twice and keeps its first row, and every photo gets the same
                 # vector whatever the cache already held.
                 pixels.append(pixels[0])
             batch = np.stack(pixels).astype(np.float32)

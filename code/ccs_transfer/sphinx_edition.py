@@ -4,7 +4,7 @@
   seed, epochs and package code), so ``make book MODEL=...`` never serves
   outputs cached for another model, and switching back reuses them.
 - Figures drawn by ``ccs_transfer.figures`` carry their alt text in a PNG
-  text chunk; it is copied onto the ``<img>`` of every image node that has no
+  text chunk. It is copied onto the ``<img>`` of every image node that has no
   alt text of its own.
 - When the build succeeds, the page provenance records of this fingerprint are
   merged into ``provenance.json`` at the root of the HTML output.

@@ -42,7 +42,7 @@ TRAINING_LIBRARIES = ("tensorflow", "tf-keras", "numpy")
 
 @dataclass
 class TrainingResult:
-    """What fitting the head produced: its weights, per-epoch history and validation accuracy."""
+    """The result of fitting the head: its weights, per-epoch history and validation accuracy."""
 
     kernel: np.ndarray
     bias: np.ndarray
