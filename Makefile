@@ -8,10 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 # Model id from the registry for the whole build: `make book MODEL=efficientnet_lite1`.
-MODEL ?= efficientnet_lite0
+# EDITION_MODEL in the environment works too; MODEL= on the command line wins.
+MODEL ?= $(or $(EDITION_MODEL),efficientnet_lite0)
 export EDITION_MODEL := $(MODEL)
 export EDITION_CACHE_DIR ?= $(CURDIR)/.cache
-export EDITION_BUILD_DIR := $(CURDIR)/_build
+export EDITION_BUILD_DIR ?= $(CURDIR)/_build
 # Tests convert the embedded model into the same cache the book uses, so it is done once.
 export EDITION_TEST_CACHE_DIR ?= $(EDITION_CACHE_DIR)
 export PYTHONHASHSEED := 0
@@ -59,8 +60,8 @@ TEX_PACKAGES := texlive-latex-recommended texlive-latex-extra texlive-fonts-reco
 ## Check _build/html: static checks, then headless Chromium on 127.0.0.1 (screenshots in _build/screenshots).
 test-site: venv browser-packages
 	@status=0; \
-	$(BIN)/python tools/site_static.py _build/html || status=1; \
-	$(BIN)/python tools/check_site.py --site _build/html --screenshots _build/screenshots || status=1; \
+	$(BIN)/python tools/site_static.py $(EDITION_BUILD_DIR)/html || status=1; \
+	$(BIN)/python tools/check_site.py --site $(EDITION_BUILD_DIR)/html --screenshots $(EDITION_BUILD_DIR)/screenshots || status=1; \
 	exit $$status
 
 ## Build the PDF edition with XeLaTeX into _build/pdf, reusing the pages `make book` executed.

@@ -482,3 +482,13 @@ def test_classify_table_output(shared_cache_dir):
     assert lines[1].startswith("   1. military uniform")
     assert len(lines) == 3
     assert finished.stderr == ""
+
+
+def test_global_flags_before_command():
+    from ccs_transfer.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["--debug", "models"]).debug is True
+    assert parser.parse_args(["models", "--debug"]).debug is True
+    assert parser.parse_args(["-v", "models"]).verbose is True
+    assert getattr(parser.parse_args(["models"]), "debug", False) is False

@@ -148,3 +148,24 @@ def test_publish_restores_site_after_killed_swap(tmp_path):
     publish(staged, target)
     assert (target / "index.html").read_text() == "new"
     assert not outgoing.exists()
+
+
+def test_manifest_photo_missing_named(tmp_path):
+    mirror = make_mirror(tmp_path)
+    (mirror / "flower_photos" / "dogs" / "4.jpg").unlink()
+    with pytest.raises(IntegrityError, match="listed in the manifest are missing: dogs/4.jpg"):
+        load_flower_collection(Settings(data_dir=mirror, cache_dir=tmp_path))
+
+
+def test_too_few_photos_per_class(tmp_path):
+    mirror = make_mirror(tmp_path, per_class=4)
+    collection = load_flower_collection(Settings(data_dir=mirror, cache_dir=tmp_path))
+    with pytest.raises(DataDirectoryError, match=r"Too few photos .*cats \(4\), dogs \(4\).*at least 5"):
+        split_train_validation(collection)
+
+
+def test_data_directory_that_is_a_file(tmp_path):
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("x")
+    with pytest.raises(DataDirectoryError, match="is a file, not a folder"):
+        load_flower_collection(Settings(data_dir=not_a_folder, cache_dir=tmp_path))

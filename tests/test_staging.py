@@ -338,7 +338,10 @@ def test_build_stops_with_one_line(tmp_path):
     environment = {
         key: value for key, value in os.environ.items() if not key.startswith(("EDITION_", "TFHUB_"))
     }
+    # The data directory's layout is checked before the model is resolved.
+    (tmp_path / "data" / "flower_photos").mkdir(parents=True)
     environment.update(
+        EDITION_DATA_DIR=str(tmp_path / "data"),
         EDITION_MODEL="mobilenet_v2",
         EDITION_ALLOW_NETWORK="0",
         EDITION_CACHE_DIR=str(tmp_path / "cache"),

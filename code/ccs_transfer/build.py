@@ -284,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         if not arguments.skip_prepare:
             from .edition import prepare
 
-            logger.info("Preparing model %s with data from %s.", settings.model, settings.data_dir or "the network")
+            data_source = settings.data_dir or ("a download" if settings.allow_network else "nowhere (EDITION_DATA_DIR is unset)")
+            logger.info("Preparing model %s with data from %s.", settings.model, data_source)
             edition = prepare(settings)
             from .comparison import prepare_comparison
 

@@ -498,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Settings come from EDITION_* environment variables; `ccs-transfer settings` lists them.",
         parents=[common],
     )
-    parser.set_defaults(debug=False, verbose=False)
+
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     classify = commands.add_parser(
@@ -604,7 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     try:
-        with _package_logging(arguments.debug, arguments.verbose):
+        with _package_logging(getattr(arguments, "debug", False), getattr(arguments, "verbose", False)):
             return arguments.handler(arguments)
     except UsageError as error:
         command_parser = getattr(arguments, "parser", parser)
@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{command_parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except EditionError as error:
-        if arguments.debug:
+        if getattr(arguments, "debug", False):
             raise
         print(f"error: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_FAILED
@@ -626,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILED
     except Exception as error:  # noqa: BLE001  The one place that turns an unexpected failure into one line.
-        if arguments.debug:
+        if getattr(arguments, "debug", False):
             raise
         print(
             f"error: unexpected {type(error).__name__}: {_one_line(error)}. "

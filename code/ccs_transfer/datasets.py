@@ -29,11 +29,15 @@ GRACE_HOPPER_TUTORIAL_FILE = "grace_hopper_tutorial.jpg"
 GRACE_HOPPER_TUTORIAL_URL = "https://storage.googleapis.com/download.tensorflow.org/example_images/grace_hopper.jpg"
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
-_LAYOUT_HELP = (
-    "set EDITION_DATA_DIR to a folder containing flower_photos/<class>/*.jpg "
-    "(and optionally grace_hopper_tutorial.jpg and flower_photos.sha256), "
-    "or allow the download with EDITION_ALLOW_NETWORK=1 on a machine with network."
+_LAYOUT = (
+    "a folder containing flower_photos/<class>/*.jpg "
+    "(and optionally grace_hopper_tutorial.jpg and flower_photos.sha256)"
 )
+_LAYOUT_HELP = f"set EDITION_DATA_DIR to {_LAYOUT}, or allow the download with EDITION_ALLOW_NETWORK=1 on a machine with network."
+_MIRROR_HELP = f"point EDITION_DATA_DIR at {_LAYOUT}."
+# The smallest class that still leaves photos of every class for training and,
+# with the 80/20 split, at least two validation photos in all.
+MIN_PHOTOS_PER_CLASS = 5
 
 
 @dataclass(frozen=True)
@@ -110,11 +114,13 @@ def locate_flowers(settings: Settings) -> tuple[Path, str, Path | None]:
     """Return (flower folder, origin description, manifest path or None)."""
     if settings.data_dir is not None:
         data_dir = settings.data_dir
+        if not data_dir.exists():
+            raise DataDirectoryError(f"The data directory EDITION_DATA_DIR={data_dir} does not exist.", _MIRROR_HELP)
         if not data_dir.is_dir():
-            raise DataDirectoryError(f"The data directory EDITION_DATA_DIR={data_dir} does not exist.", _LAYOUT_HELP)
+            raise DataDirectoryError(f"The data directory EDITION_DATA_DIR={data_dir} is a file, not a folder.", _MIRROR_HELP)
         root = data_dir / FLOWERS_FOLDER
         if not root.is_dir():
-            raise DataDirectoryError(f"The data directory {data_dir} has no {FLOWERS_FOLDER}/ folder.", _LAYOUT_HELP)
+            raise DataDirectoryError(f"The data directory {data_dir} has no {FLOWERS_FOLDER}/ folder.", _MIRROR_HELP)
         _check_inside(root, data_dir)
         manifest = data_dir / FLOWERS_MANIFEST
         return root, f"local mirror {data_dir}", manifest if manifest.is_file() else None
@@ -128,7 +134,7 @@ def load_flower_collection(settings: Settings) -> FlowerCollection:
     root, origin, manifest_path = locate_flowers(settings)
     class_folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(class_folders) < 2:
-        raise DataDirectoryError(f"{root} has {len(class_folders)} class folder(s); at least 2 are needed.", _LAYOUT_HELP)
+        raise DataDirectoryError(f"{root} has {len(class_folders)} class folder(s); at least 2 are needed.", _MIRROR_HELP)
     photos: list[Photo] = []
     for label_index, folder in enumerate(class_folders):
         _check_inside(folder, root)
@@ -141,7 +147,7 @@ def load_flower_collection(settings: Settings) -> FlowerCollection:
             relative = path.relative_to(root).as_posix()
             photos.append(Photo(path, relative, label_index, _hash_photo(path)))
     if not photos:
-        raise DataDirectoryError(f"{root} has class folders but no photos.", _LAYOUT_HELP)
+        raise DataDirectoryError(f"{root} has class folders but no photos.", _MIRROR_HELP)
     if manifest_path is not None:
         _verify_against_manifest(photos, read_manifest(manifest_path), manifest_path)
     digest = hashlib.sha256("".join(f"{p.sha256}  {p.relative_path}\n" for p in photos).encode("utf-8")).hexdigest()
@@ -151,8 +157,12 @@ def load_flower_collection(settings: Settings) -> FlowerCollection:
 def _verify_against_manifest(photos: list[Photo], manifest: dict[str, str], manifest_path: Path) -> None:
     mismatched = [p.relative_path for p in photos if manifest.get(p.relative_path, p.sha256) != p.sha256]
     unlisted = [p.relative_path for p in photos if p.relative_path not in manifest]
-    if mismatched or unlisted:
+    found = {p.relative_path for p in photos}
+    missing = sorted(name for name in manifest if name not in found)
+    if mismatched or unlisted or missing:
         problems = []
+        if missing:
+            problems.append(f"{len(missing)} photo(s) listed in the manifest are missing: {', '.join(missing[:5])}")
         if mismatched:
             problems.append(f"{len(mismatched)} photo(s) differ from their recorded hash: {', '.join(mismatched[:5])}")
         if unlisted:
@@ -166,9 +176,20 @@ def _verify_against_manifest(photos: list[Photo], manifest: dict[str, str], mani
 def split_train_validation(
     collection: FlowerCollection, validation_fraction: float = 0.2, seed: int = 123
 ) -> tuple[list[Photo], list[Photo]]:
-    """Shuffle the photos with ``seed`` and keep the last ``validation_fraction`` for validation."""
+    """Shuffle the photos with ``seed`` and keep the last ``validation_fraction`` for validation.
+
+    Raises DataDirectoryError when a class has fewer than MIN_PHOTOS_PER_CLASS photos.
+    """
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must be between 0 and 1, not {validation_fraction}.")
+    small = {name: count for name, count in collection.counts().items() if count < MIN_PHOTOS_PER_CLASS}
+    if small:
+        listed = ", ".join(f"{name} ({count})" for name, count in small.items())
+        raise DataDirectoryError(
+            f"Too few photos to train and validate a head: {listed} in {collection.root}; "
+            f"every class needs at least {MIN_PHOTOS_PER_CLASS}.",
+            "add photos to those class folders, or remove the folders.",
+        )
     order = np.random.default_rng(seed).permutation(len(collection.photos))
     shuffled = [collection.photos[i] for i in order]
     validation_count = int(round(len(shuffled) * validation_fraction))

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .datasets import FlowerCollection, Photo, load_flower_collection, split_train_validation
+from .datasets import FlowerCollection, Photo, load_flower_collection, locate_flowers, split_train_validation
 from .features import batched_model_outputs
 from .images import resize_whole
 from .labels import LabelVocabulary, load_vocabulary
@@ -192,6 +192,11 @@ def open_edition(settings: Settings | None = None) -> Edition:
 
 def prepare(settings: Settings | None = None, progress: bool = True) -> Edition:
     """Compute everything the pages share, showing progress: model, data, feature vectors, head."""
+    settings = settings or current_settings()
+    # The model id and the data directory's layout are checked first: both
+    # checks are quick, while converting a model takes half a minute.
+    get_model_spec(settings.model, load_registry(settings.registry))
+    locate_flowers(settings)
     edition = open_edition(settings)
     logger.info("Model %s ready (%s).", edition.spec.id, edition.classifier.path)
     flowers = edition.flowers

@@ -97,10 +97,12 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def _available_summary(settings: Settings) -> str:
+def _available_summary(settings: Settings, failed_model_id: str | None = None) -> str:
     names = []
     for spec in load_registry(settings.registry).values():
-        if model_availability(spec, settings)[0]:
+        # The model that just failed is not offered again, even when the
+        # network is allowed and its availability check would say yes.
+        if spec.id != failed_model_id and model_availability(spec, settings)[0]:
             names.append(spec.id)
     return ", ".join(names) if names else "none"
 
@@ -123,7 +125,7 @@ def _unavailable(handle: str, settings: Settings, reason: str) -> ModelUnavailab
         fix = "correct the SavedModel folder of this handle in the model registry, "
     return ModelUnavailableError(
         f"The handle {handle!r}{model} cannot be resolved: {_one_line(reason)}. "
-        f"Available here: {_available_summary(settings)}.",
+        f"Available here: {_available_summary(settings, model_id)}.",
         fix + "or choose an available model with MODEL=<id>.",
     )
 

@@ -77,6 +77,10 @@ def _parse_bool(variable: str, text: str) -> bool:
 
 
 def _default_cache_dir() -> Path:
+    # In a checkout (the package installed in editable mode), the CLI and the
+    # book share the checkout's .cache, so a model is converted only once.
+    if (REPOSITORY_ROOT / "_config.yml").is_file():
+        return REPOSITORY_ROOT / ".cache"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "ccs-transfer"
 
@@ -108,7 +112,8 @@ class Settings:
     )
     cache_dir: Path = _setting(
         "EDITION_CACHE_DIR",
-        "Folder for converted SavedModels, feature vectors and trained heads.",
+        "Folder for converted SavedModels, feature vectors and trained heads "
+        "(default: .cache in a checkout, else ~/.cache/ccs-transfer).",
         _default_cache_dir,
         _parse_path,
     )
