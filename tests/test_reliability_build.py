@@ -276,3 +276,41 @@ def test_scanner_finds_nothing_in_warning_only_failure():
     text = "/books/raising/index.md:3: WARNING: undefined label: 'missing' [ref.ref]\nbuild finished with problems, 1 warning.\n"
 
     assert scan(text) == []
+
+
+def test_interrupted_build_stops_jupyter_book(monkeypatch, tmp_path):
+    import io
+    import subprocess as subprocess_module
+
+    from ccs_transfer import build
+
+    class InterruptedProcess:
+        """A jupyter-book process whose output reading is interrupted by Ctrl-C."""
+
+        def __init__(self, *arguments, **options):
+            self.stdout = io.StringIO("")
+            self.stderr = io.StringIO("")
+            self.terminated = False
+            InterruptedProcess.last = self
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exception):
+            return False
+
+        def wait(self, timeout=None):
+            if not self.terminated:
+                raise KeyboardInterrupt
+            return -15
+
+        def terminate(self):
+            self.terminated = True
+
+        def kill(self):
+            self.terminated = True
+
+    monkeypatch.setattr(subprocess_module, "Popen", InterruptedProcess)
+    status = build.run_jupyter_book(tmp_path, tmp_path / "staging", {})
+    assert status == 130
+    assert InterruptedProcess.last.terminated is True

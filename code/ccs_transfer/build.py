@@ -199,6 +199,10 @@ def _copy_lines(stream: IO[str], sink: IO[str], scanner: BuildOutputScanner | No
             scanner.feed(line)
 
 
+# The exit status of a process stopped by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT_STATUS = 130
+
+
 def run_jupyter_book(
     source: Path, staging: Path, environment: dict[str, str], builder: str = "html", scanner: BuildOutputScanner | None = None
 ) -> int:
@@ -220,9 +224,19 @@ def run_jupyter_book(
         ]
         for copier in copiers:
             copier.start()
-        for copier in copiers:
-            copier.join()
-        return process.wait()
+        try:
+            for copier in copiers:
+                copier.join()
+            return process.wait()
+        except KeyboardInterrupt:
+            # Stop jupyter-book too, so no kernel keeps running; the caller
+            # then reports that nothing was published.
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            return INTERRUPTED_EXIT_STATUS
 
 
 @contextlib.contextmanager
@@ -308,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _build_folder_locked(settings.build_dir):
             status = run_jupyter_book(arguments.source, staging, environment, scanner=scanner)
+            if status == INTERRUPTED_EXIT_STATUS:
+                print(f"error: the build was interrupted, so nothing was published; {site} is unchanged.", file=sys.stderr)
+                return INTERRUPTED_EXIT_STATUS
             if status != 0:
                 _report_failed_build(status, scanner.failures(), site)
                 return 1
