@@ -18,24 +18,15 @@ from PIL import Image
 
 from ccs_transfer.datasets import grace_hopper_copies, load_flower_collection
 from ccs_transfer.errors import DataDirectoryError
-from ccs_transfer.integrity import sha256_file
 from ccs_transfer.model_sources import SAVEDMODEL_FINGERPRINT_FILE, savedmodel_tree_sha256
 from ccs_transfer.provenance import provenance_markdown
 from ccs_transfer.settings import Settings
 
+import small_mirror
+
 
 def write_mirror(root: Path, per_class: int = 3) -> Path:
-    """Write two classes of distinct 8x8 photos and their sha256 manifest below ``root``."""
-    lines = []
-    for class_index, name in enumerate(["cats", "dogs"]):
-        folder = root / "flower_photos" / name
-        folder.mkdir(parents=True)
-        for index in range(per_class):
-            path = folder / f"{index}.jpg"
-            Image.new("RGB", (8, 8), (class_index * 100, index * 20, 0)).save(path)
-            lines.append(f"{sha256_file(path)}  ./{name}/{index}.jpg\n")
-    (root / "flower_photos.sha256").write_text("".join(lines))
-    return root
+    return small_mirror.write_mirror(root, per_class)
 
 
 def outside_class_folder(tmp_path: Path) -> Path:

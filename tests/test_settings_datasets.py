@@ -1,28 +1,17 @@
 import os
-from pathlib import Path
 
 import pytest
 
 from ccs_transfer.datasets import grace_hopper_copies, load_flower_collection, split_train_validation
 from ccs_transfer.errors import DataDirectoryError, IntegrityError, SettingsError
-from ccs_transfer.integrity import sha256_file
 from ccs_transfer.settings import Settings
 
 from PIL import Image
 
+import small_mirror
 
-def make_mirror(root: Path, per_class: int = 5) -> Path:
-    """Write a small mirror with two classes of distinct 8x8 photos and a manifest."""
-    lines = []
-    for class_index, name in enumerate(["cats", "dogs"]):
-        folder = root / "flower_photos" / name
-        folder.mkdir(parents=True)
-        for i in range(per_class):
-            path = folder / f"{i}.jpg"
-            Image.new("RGB", (8, 8), (class_index * 100, i * 20, 0)).save(path)
-            lines.append(f"{sha256_file(path)}  ./{name}/{i}.jpg\n")
-    (root / "flower_photos.sha256").write_text("".join(lines))
-    return root
+
+make_mirror = small_mirror.write_mirror
 
 
 def test_settings_defaults_and_parsing():

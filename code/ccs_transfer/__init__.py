@@ -1,6 +1,6 @@
 """Executable edition of the CCSWG 2020 thread on transfer learning with TensorFlow Hub.
 
-The package holds everything the book's pages call, one idea a module:
+The package contains everything the book's pages call, one idea a module:
 
 - ``settings``: the typed build settings read from ``EDITION_*`` environment variables.
 - ``errors``: the one exception family every user-caused failure ends in.
