@@ -379,7 +379,7 @@ def test_diff_missing_file_is_one_line(two_builds, tmp_path):
     lines = error_lines(finished.stderr)
     assert finished.returncode == 1
     assert len(lines) == 1
-    assert "No provenance.json found" in lines[0]
+    assert "none/provenance.json: file not found" in lines[0]
 
 
 def test_provenance_summary(two_builds):
@@ -492,3 +492,21 @@ def test_global_flags_before_command():
     assert parser.parse_args(["models", "--debug"]).debug is True
     assert parser.parse_args(["-v", "models"]).verbose is True
     assert getattr(parser.parse_args(["models"]), "debug", False) is False
+
+
+def test_provenance_missing_json_file(tmp_path):
+    from ccs_transfer.cli import locate_provenance
+    from ccs_transfer.errors import EditionError
+
+    with pytest.raises(EditionError, match="missing.json: file not found"):
+        locate_provenance(str(tmp_path / "missing.json"))
+
+
+def test_provenance_empty_record_rejected(tmp_path):
+    from ccs_transfer.cli import load_provenance
+    from ccs_transfer.errors import EditionError
+
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    with pytest.raises(EditionError, match="edition_version, pages are missing"):
+        load_provenance(empty)

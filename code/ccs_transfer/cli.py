@@ -226,6 +226,8 @@ def locate_provenance(argument: str | None) -> Path:
         path = Path(argument).expanduser()
     if path.is_file():
         return path
+    if path.suffix == ".json":
+        raise EditionError(f"{path}: file not found.", "pass the path of an existing provenance.json, or a build folder.")
     candidates = [path / "html" / "provenance.json", path / "provenance.json"]
     for candidate in candidates:
         if candidate.is_file():
@@ -246,6 +248,12 @@ def load_provenance(path: Path) -> dict[str, Any]:
         raise EditionError(f"{path} is not valid JSON: {error}.", "build the book again to rewrite it.") from None
     if not isinstance(document, dict):
         raise EditionError(f"{path} is not a provenance record: expected a JSON object.")
+    missing = [key for key in ("edition_version", "pages") if key not in document]
+    if missing:
+        raise EditionError(
+            f"{path} is not a provenance record of this edition: the key(s) {', '.join(missing)} are missing.",
+            "pass the provenance.json that `make book` wrote into _build/html.",
+        )
     return document
 
 
