@@ -7,9 +7,9 @@ Run from the repository root with the venv present:
 The cold build uses a fresh cache and build folder (so the embedded model is
 converted and every page executed); the rebuild repeats it unchanged. The
 throughput is measured separately on a fresh cache over ``--photos`` flower
-photos. Times are wall-clock seconds on whatever machine runs the script; the
-targets it prints are those of the edition (cold under 300 s, rebuild under
-30 s on 2 CPU cores).
+photos. Times are wall-clock seconds on whatever machine runs the script. The
+targets it prints are the edition's: cold under 300 s and rebuild under 30 s
+on 2 CPU cores.
 """
 
 from __future__ import annotations

@@ -68,10 +68,10 @@ class Edition:
     def image_shape(self) -> tuple[int, int]:
         return self.spec.image_shape
 
-    def keras_layer(self, which: str, **kwargs):
+    def keras_layer(self, kind: str, **kwargs):
         """Return ``hub.KerasLayer`` for the classifier or the feature vector, as the tutorial builds it."""
         hub = load_tensorflow().hub
-        resolved = self.classifier if which == "classification" else self.feature_vector
+        resolved = self.classifier if kind == "classification" else self.feature_vector
         return hub.KerasLayer(str(resolved.path), input_shape=self.image_shape + (3,), **kwargs)
 
     @property

@@ -127,10 +127,10 @@ class Prediction:
     logit: float
 
 
-def top_k(logits: np.ndarray, vocabulary: LabelVocabulary, k: int = 5) -> list[Prediction]:
+def top_k(logits: np.ndarray, vocabulary: LabelVocabulary, k: int = 5, model_name: str = "this model") -> list[Prediction]:
     """Rank one image's logits and name the ``k`` most probable classes."""
     logits = np.asarray(logits, dtype=np.float64).reshape(-1)
-    vocabulary.check_fits(logits.shape[0], vocabulary.name)
+    vocabulary.check_fits(logits.shape[0], model_name)
     probabilities = softmax(logits)
     # Stable sort on the negated probabilities keeps ties in index order, so the
     # ranking is deterministic.

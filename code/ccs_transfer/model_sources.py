@@ -101,7 +101,7 @@ def _available_summary(settings: Settings, failed_model_id: str | None = None) -
     names = []
     for spec in load_registry(settings.registry).values():
         # The model that just failed is not offered again, even when the
-        # network is allowed and its availability check would say yes.
+        # network is allowed and its availability check would return True.
         if spec.id != failed_model_id and model_availability(spec, settings)[0]:
             names.append(spec.id)
     return ", ".join(names) if names else "none"

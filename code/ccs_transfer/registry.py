@@ -71,18 +71,15 @@ class ModelSpec:
         }
 
 
-def _validate_entry(position: int, entry: Any, origin: str) -> ModelSpec:
-    where = f"{origin}, model #{position + 1}"
-    if not isinstance(entry, dict):
-        raise RegistryError(f"{where}: expected a mapping of fields, found {type(entry).__name__}.")
-    if isinstance(entry.get("id"), str):
-        where = f"{origin}, model {entry['id']!r}"
+def _check_fields(entry: dict, where: str) -> None:
+    """Raise unless ``entry`` has exactly the known fields, each of its expected type."""
     unknown = sorted(set(entry) - set(_REQUIRED) - set(_OPTIONAL))
     if unknown:
         raise RegistryError(
             f"{where}: unknown field(s) {', '.join(unknown)}.",
             f"use only: {', '.join(sorted(set(_REQUIRED) | set(_OPTIONAL)))}.",
         )
+
     for name, expected_type in _REQUIRED.items():
         if name not in entry:
             raise RegistryError(f"{where}: the field {name!r} is missing.")
@@ -91,6 +88,16 @@ def _validate_entry(position: int, entry: Any, origin: str) -> ModelSpec:
             raise RegistryError(f"{where}: {name!r} must be a whole number, found {value!r}.")
         if not isinstance(value, expected_type):
             raise RegistryError(f"{where}: {name!r} must be a {expected_type.__name__}, found {value!r}.")
+
+
+def _validate_entry(position: int, entry: Any, origin: str) -> ModelSpec:
+    where = f"{origin}, model #{position + 1}"
+    if not isinstance(entry, dict):
+        raise RegistryError(f"{where}: expected a mapping of fields, found {type(entry).__name__}.")
+    if isinstance(entry.get("id"), str):
+        where = f"{origin}, model {entry['id']!r}"
+    _check_fields(entry, where)
+
     if entry["source"] not in SOURCES:
         raise RegistryError(f"{where}: source {entry['source']!r} is invalid.", f"use one of: {', '.join(SOURCES)}.")
     if entry["labels"] not in VOCABULARIES:
@@ -100,6 +107,7 @@ def _validate_entry(position: int, entry: Any, origin: str) -> ModelSpec:
         )
     if entry["input_size"] < 32 or entry["feature_size"] < 1:
         raise RegistryError(f"{where}: input_size must be at least 32 and feature_size at least 1.")
+
     value_range = entry["value_range"]
     if (
         len(value_range) != 2
@@ -107,9 +115,11 @@ def _validate_entry(position: int, entry: Any, origin: str) -> ModelSpec:
         or not value_range[0] < value_range[1]
     ):
         raise RegistryError(f"{where}: value_range must be [low, high] with low < high, found {value_range!r}.")
+
     alternatives = entry.get("alternative_handles", [])
     if not isinstance(alternatives, list) or not all(isinstance(handle, str) for handle in alternatives):
         raise RegistryError(f"{where}: alternative_handles must be a list of strings.")
+
     return ModelSpec(
         id=entry["id"],
         title=entry["title"],

@@ -1,6 +1,6 @@
 """On-disk cache of per-photo vectors (feature vectors or logits), keyed by the photo's sha256.
 
-One ``.npz`` file holds every vector computed for one (model, output kind,
+One ``.npz`` file contains every vector computed for one (model, output kind,
 preprocessing) key. New photos are computed and merged in; a vector is never
 computed twice for the same key and photo. Writes go to a temporary file that
 is renamed into place under a file lock, so a killed run or a concurrent build
